@@ -1,0 +1,21 @@
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+
+
+def home(request):
+    if not request.user.is_authenticated:
+        return render(request, "smsportal/landing.html")
+    if request.tenant is None:
+        if request.user.is_staff:
+            return redirect("staff:tenants")
+        return redirect("tenants:create")
+    if not request.tenant.is_active:
+        return render(request, "tenants/suspended.html", {"tenant": request.tenant}, status=403)
+    return render(request, "smsportal/home.html")
+
+
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
