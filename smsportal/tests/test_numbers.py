@@ -1,0 +1,38 @@
+import pytest
+
+from smsportal.numbers import InvalidNumber, mask, normalize
+
+
+@pytest.mark.parametrize("raw", ["13800138000", "+86 138-0013-8000", "008613800138000", "+8613800138000"])
+def test_normalize_forms_of_one_number(raw):
+    number = normalize(raw)
+    assert number.e164 == "+8613800138000"
+    assert number.carrier == "mobile"
+    assert number.province == "北京市"
+
+
+@pytest.mark.parametrize(
+    ("raw", "carrier"),
+    [("13012345678", "unicom"), ("18912345678", "telecom"), ("19212345678", "broadnet"), ("19812345678", "mobile")],
+)
+def test_carriers(raw, carrier):
+    assert normalize(raw).carrier == carrier
+
+
+def test_province_with_city():
+    assert normalize("18912345678").province == "江苏省"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [("", "empty"), ("1381234567", "too_short"), ("abc", "not_a_number"), ("01012345678", "not_mobile"),
+     ("138001380001234", "too_long")],
+)
+def test_invalid_numbers_say_why(raw, reason):
+    with pytest.raises(InvalidNumber) as caught:
+        normalize(raw)
+    assert caught.value.reason == reason
+
+
+def test_mask():
+    assert mask("+8613800138000") == "138****8000"
