@@ -19,7 +19,13 @@ def audit_record(
     ip_address: str | None = None,
     actor_label: str = "",
 ) -> AuditEvent:
-    user = actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "pk") and not getattr(actor, "is_api_client", False) else None
+    user = (
+        actor
+        if getattr(actor, "is_authenticated", False)
+        and hasattr(actor, "pk")
+        and not getattr(actor, "is_api_client", False)
+        else None
+    )
     if not actor_label:
         actor_label = str(getattr(actor, "audit_label", "") or (user.email if user else "system"))
     return AuditEvent.objects.create(

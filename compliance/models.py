@@ -11,7 +11,9 @@ class AuditEvent(models.Model):
     """
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True)  # e.g. "api key sk_ab12cd34" or "system"
     action = models.CharField(max_length=80)
     object_type = models.CharField(max_length=80, blank=True)

@@ -19,7 +19,10 @@ def error_response(code: str, message: str, http_status: int, fields: dict | Non
 
 def _flatten(detail) -> dict:
     if isinstance(detail, dict):
-        return {key: [str(item) for item in (value if isinstance(value, list) else [value])] for key, value in detail.items()}
+        return {
+            key: [str(item) for item in (value if isinstance(value, list) else [value])]
+            for key, value in detail.items()
+        }
     if isinstance(detail, list):
         return {"non_field_errors": [str(item) for item in detail]}
     return {}
@@ -44,5 +47,10 @@ def exception_handler(exc, context):
         response = drf_exception_handler(exc, context)
         headers = dict(response.headers) if response is not None else None
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.default_detail)
-        return error_response(code, detail, exc.status_code, headers={k: v for k, v in (headers or {}).items() if k in ("WWW-Authenticate", "Retry-After", "Allow")})
+        return error_response(
+            code,
+            detail,
+            exc.status_code,
+            headers={k: v for k, v in (headers or {}).items() if k in ("WWW-Authenticate", "Retry-After", "Allow")},
+        )
     return None

@@ -23,10 +23,20 @@ LOGINS_FILE = Path(settings.VAR_DIR) / "demo-logins.json"
 PRODUCT_APPS = ["templates", "compliance", "billing", "messaging", "campaigns", "reports"]
 
 DEMO_TENANTS = [
-    {"slug": "huamei-retail", "name": "华美零售集团", "contact_name": "李娜", "contact_email": "ops@huamei.example.cn",
-     "contact_phone": "+8613800138000"},
-    {"slug": "kuaida-logistics", "name": "快达物流", "contact_name": "王强", "contact_email": "it@kuaida.example.cn",
-     "contact_phone": "+8613900139000"},
+    {
+        "slug": "huamei-retail",
+        "name": "华美零售集团",
+        "contact_name": "李娜",
+        "contact_email": "ops@huamei.example.cn",
+        "contact_phone": "+8613800138000",
+    },
+    {
+        "slug": "kuaida-logistics",
+        "name": "快达物流",
+        "contact_name": "王强",
+        "contact_email": "it@kuaida.example.cn",
+        "contact_phone": "+8613900139000",
+    },
 ]
 
 DEMO_PEOPLE = [
@@ -88,8 +98,12 @@ def _seed_people() -> DemoContext:
         if slug not in ctx.tenants:
             spec = next(t for t in DEMO_TENANTS if t["slug"] == slug)
             ctx.tenants[slug] = services.tenant_create(
-                actor=user, name=spec["name"], slug=slug, contact_name=spec["contact_name"],
-                contact_email=spec["contact_email"], contact_phone=spec["contact_phone"],
+                actor=user,
+                name=spec["name"],
+                slug=slug,
+                contact_name=spec["contact_name"],
+                contact_email=spec["contact_email"],
+                contact_phone=spec["contact_phone"],
             )
             creators[slug] = user
         else:

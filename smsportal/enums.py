@@ -42,8 +42,9 @@ class MessageStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
 
 
-FINAL_STATUSES = frozenset({MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED,
-                            MessageStatus.REJECTED})
+FINAL_STATUSES = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED, MessageStatus.REJECTED}
+)
 
 
 class FailureReason(models.TextChoices):

@@ -9,8 +9,15 @@ from __future__ import annotations
 class ServiceError(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, fields: dict | None = None,
-                 status: int | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        fields: dict | None = None,
+        status: int | None = None,
+    ):
         super().__init__(str(message))
         self.code = code
         self.message = message

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SMSPORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -86,6 +85,8 @@ INSTALLED_APPS = [
     "compliance",
     "billing",
     "messaging",
+    "messaging.webhooks",
+    "messaging.watch",
     "campaigns",
     "reports",
 ]

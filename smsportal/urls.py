@@ -20,11 +20,21 @@ urlpatterns = [
     *[path(f"{app}/", include(f"{app}.urls")) for app in PRODUCT_APPS],
     *[path(f"staff/{app}/", include(f"{app}.staff_urls")) for app in PRODUCT_APPS],
     path("api/v1/", include(api_v1)),
-    path("api/v1/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", authentication_classes=[],
-                                                     permission_classes=[]), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", authentication_classes=[],
-                                                    permission_classes=[]), name="api-redoc"),
+    path(
+        "api/v1/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="api-schema",
+    ),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", authentication_classes=[], permission_classes=[]),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", authentication_classes=[], permission_classes=[]),
+        name="api-redoc",
+    ),
 ]
 
 if settings.DEBUG:

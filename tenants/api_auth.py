@@ -55,7 +55,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         if not raw.startswith(settings.API_KEY_PREFIX) or raw.count("_") < 2:
             raise ApiKeyFailed("invalid_api_key", _("The API key is not valid."))
-        prefix = raw[len(settings.API_KEY_PREFIX):].split("_", 1)[0]
+        prefix = raw[len(settings.API_KEY_PREFIX) :].split("_", 1)[0]
         key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
         if key is None or not hmac.compare_digest(key.secret_hash, hash_token(raw)):
             raise ApiKeyFailed("invalid_api_key", _("The API key is not valid."))

@@ -13,13 +13,17 @@ _TIMEZONES = sorted(tz for tz in available_timezones() if "/" in tz and not tz.s
 
 class TenantForm(forms.Form):
     name = forms.CharField(label=_("Enterprise name"), max_length=120)
-    slug = forms.SlugField(label=_("Short name"), max_length=50,
-                           help_text=_("Lower-case letters, digits and hyphens; used in reports and URLs."))
+    slug = forms.SlugField(
+        label=_("Short name"),
+        max_length=50,
+        help_text=_("Lower-case letters, digits and hyphens; used in reports and URLs."),
+    )
     contact_name = forms.CharField(label=_("Contact person"), max_length=100)
     contact_email = forms.EmailField(label=_("Contact email"))
     contact_phone = forms.CharField(label=_("Contact phone"), max_length=32, required=False)
-    timezone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in _TIMEZONES],
-                                 initial=settings.DEFAULT_TENANT_TIMEZONE)
+    timezone = forms.ChoiceField(
+        label=_("Time zone"), choices=[(tz, tz) for tz in _TIMEZONES], initial=settings.DEFAULT_TENANT_TIMEZONE
+    )
 
 
 class TenantSettingsForm(TenantForm):
@@ -37,8 +41,9 @@ class RoleForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=80)
-    scopes = forms.MultipleChoiceField(label=_("Scopes"), choices=ApiKey.Scope.choices,
-                                       widget=forms.CheckboxSelectMultiple, initial=["send", "read"])
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=["send", "read"]
+    )
 
 
 class SuspendForm(forms.Form):

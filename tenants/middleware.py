@@ -27,7 +27,9 @@ class TenantMiddleware:
             memberships = list(memberships_of_user(user=user))
             request.memberships = memberships
             chosen = request.session.get(SESSION_TENANT_KEY)
-            current = next((m for m in memberships if m.tenant_id == chosen), None) or (memberships[0] if memberships else None)
+            current = next((m for m in memberships if m.tenant_id == chosen), None) or (
+                memberships[0] if memberships else None
+            )
             if current is not None:
                 request.membership = current
                 request.tenant = current.tenant

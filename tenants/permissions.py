@@ -9,8 +9,9 @@ from tenants.api_auth import ApiClient
 class HasApiKey(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.user, ApiClient):
-            raise exceptions.NotAuthenticated(_("An API key is required (Authorization: Bearer <key>)."),
-                                              code="missing_api_key")
+            raise exceptions.NotAuthenticated(
+                _("An API key is required (Authorization: Bearer <key>)."), code="missing_api_key"
+            )
         return True
 
 

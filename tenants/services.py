@@ -47,13 +47,19 @@ def tenant_create(
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
-                name=name.strip(), slug=slug, contact_name=contact_name.strip(), contact_email=contact_email.strip(),
-                contact_phone=contact_phone.strip(), timezone=timezone_name,
+                name=name.strip(),
+                slug=slug,
+                contact_name=contact_name.strip(),
+                contact_email=contact_email.strip(),
+                contact_phone=contact_phone.strip(),
+                timezone=timezone_name,
             )
     except IntegrityError:
         raise Conflict("slug_taken", _("This short name is already taken."), field="slug") from None
     Membership.objects.create(tenant=tenant, user=actor, role=Role.OWNER)
-    audit_record(tenant=tenant, actor=actor, action="tenant.created", obj=tenant, after={"name": tenant.name, "slug": slug})
+    audit_record(
+        tenant=tenant, actor=actor, action="tenant.created", obj=tenant, after={"name": tenant.name, "slug": slug}
+    )
     return tenant
 
 
@@ -84,7 +90,9 @@ def tenant_suspend(*, tenant: Tenant, actor: User, reason: str) -> Tenant:
     tenant.suspended_reason = reason.strip()
     tenant.suspended_at = timezone.now()
     tenant.save()
-    audit_record(tenant=tenant, actor=actor, action="tenant.suspended", obj=tenant, after={"reason": tenant.suspended_reason})
+    audit_record(
+        tenant=tenant, actor=actor, action="tenant.suspended", obj=tenant, after={"reason": tenant.suspended_reason}
+    )
     return tenant
 
 
@@ -102,6 +110,7 @@ def tenant_reactivate(*, tenant: Tenant, actor: User) -> Tenant:
 
 # --- Members and invitations ------------------------------------------------------------
 
+
 @transaction.atomic
 def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str) -> tuple[Invitation, str]:
     email = email.strip().lower()
@@ -111,13 +120,21 @@ def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str) -> 
         raise Conflict("already_member", _("This person is already a member."), field="email")
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
-        tenant=tenant, email=email, role=role, token_hash=hash_token(token), invited_by=actor,
+        tenant=tenant,
+        email=email,
+        role=role,
+        token_hash=hash_token(token),
+        invited_by=actor,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
-    audit_record(tenant=tenant, actor=actor, action="member.invited", obj=invitation, after={"email": email, "role": role})
+    audit_record(
+        tenant=tenant, actor=actor, action="member.invited", obj=invitation, after={"email": email, "role": role}
+    )
     link = settings.SITE_URL.rstrip("/") + reverse("tenants:invitation_accept", args=[token])
-    body = render_to_string("tenants/email/invitation.txt", {"tenant": tenant, "inviter": actor, "link": link,
-                                                              "days": settings.INVITATION_TTL_DAYS})
+    body = render_to_string(
+        "tenants/email/invitation.txt",
+        {"tenant": tenant, "inviter": actor, "link": link, "days": settings.INVITATION_TTL_DAYS},
+    )
     subject = _("You are invited to join %(tenant)s on smsportal") % {"tenant": tenant.name}
     transaction.on_commit(lambda: send_mail(subject, body, None, [email]))
     return invitation, token
@@ -141,17 +158,20 @@ def invitation_accept(*, user: User, token: str) -> Membership:
     if invitation.accepted_at is not None:
         raise Conflict("invitation_used", _("This invitation has already been used."))
     if user.email.lower() != invitation.email.lower():
-        raise Forbidden("invitation_other_email",
-                        _("This invitation was sent to another email address. Sign in as %(email)s to accept it.")
-                        % {"email": invitation.email})
+        raise Forbidden(
+            "invitation_other_email",
+            _("This invitation was sent to another email address. Sign in as %(email)s to accept it.")
+            % {"email": invitation.email},
+        )
     membership, created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
-    audit_record(tenant=invitation.tenant, actor=user, action="member.joined", obj=membership,
-                 after={"role": membership.role})
+    audit_record(
+        tenant=invitation.tenant, actor=user, action="member.joined", obj=membership, after={"role": membership.role}
+    )
     return membership
 
 
@@ -181,16 +201,18 @@ def membership_change_role(*, tenant: Tenant, actor: User, membership_id: int, r
         raise NotFound("not_found", _("Not found."))
     owners = [m for m in members if m.role == Role.OWNER]
     if membership.role == Role.OWNER and role != Role.OWNER and len(owners) == 1:
-        raise ServiceError("last_owner", _("The last owner cannot be demoted. Make someone else owner first."),
-                           field="role")
+        raise ServiceError(
+            "last_owner", _("The last owner cannot be demoted. Make someone else owner first."), field="role"
+        )
     actor_membership = next((m for m in members if m.user_id == actor.pk), None)
     if role == Role.OWNER and (actor_membership is None or actor_membership.role != Role.OWNER):
         raise Forbidden("owner_only", _("Only an owner can make someone an owner."))
     before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
-    audit_record(tenant=tenant, actor=actor, action="member.role_changed", obj=membership, before=before,
-                 after={"role": role})
+    audit_record(
+        tenant=tenant, actor=actor, action="member.role_changed", obj=membership, before=before, after={"role": role}
+    )
     return membership
 
 
@@ -202,12 +224,18 @@ def membership_remove(*, tenant: Tenant, actor: User, membership_id: int) -> Non
         raise NotFound("not_found", _("Not found."))
     if membership.role == Role.OWNER and sum(1 for m in members if m.role == Role.OWNER) == 1:
         raise ServiceError("last_owner", _("The last owner cannot be removed."))
-    audit_record(tenant=tenant, actor=actor, action="member.removed", obj=membership,
-                 before={"user": membership.user.email, "role": membership.role})
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="member.removed",
+        obj=membership,
+        before={"user": membership.user.email, "role": membership.role},
+    )
     membership.delete()
 
 
 # --- API keys --------------------------------------------------------------------------
+
 
 def _new_key_material() -> tuple[str, str, str]:
     prefix = secrets.token_hex(4)
@@ -228,8 +256,9 @@ def apikey_create(*, tenant: Tenant, actor: User, name: str, scopes: list[str]) 
     if unknown:
         raise ServiceError("bad_scope", _("Unknown scope: %s") % ", ".join(sorted(unknown)), field="scopes")
     prefix, raw, digest = _new_key_material()
-    key = ApiKey.objects.create(tenant=tenant, name=name, prefix=prefix, secret_hash=digest, scopes=scopes,
-                                created_by=actor)
+    key = ApiKey.objects.create(
+        tenant=tenant, name=name, prefix=prefix, secret_hash=digest, scopes=scopes, created_by=actor
+    )
     audit_record(tenant=tenant, actor=actor, action="apikey.created", obj=key, after={"name": name, "scopes": scopes})
     return key, raw
 

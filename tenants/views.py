@@ -26,8 +26,13 @@ def tenant_create(request):
         data = form.cleaned_data
         try:
             tenant = services.tenant_create(
-                actor=request.user, name=data["name"], slug=data["slug"], contact_name=data["contact_name"],
-                contact_email=data["contact_email"], contact_phone=data["contact_phone"], timezone_name=data["timezone"],
+                actor=request.user,
+                name=data["name"],
+                slug=data["slug"],
+                contact_name=data["contact_name"],
+                contact_email=data["contact_email"],
+                contact_phone=data["contact_phone"],
+                timezone_name=data["timezone"],
             )
         except ServiceError as error:
             add_service_error(form, error)
@@ -73,12 +78,16 @@ def tenant_settings(request):
 @tenant_view("tenant.view")
 def member_list(request):
     tenant = request.tenant
-    return render(request, "tenants/members.html", {
-        "members": selectors.membership_list(tenant=tenant),
-        "invitations": selectors.invitation_list_pending(tenant=tenant),
-        "invite_form": InvitationForm(),
-        "role_choices": RoleForm.base_fields["role"].choices,
-    })
+    return render(
+        request,
+        "tenants/members.html",
+        {
+            "members": selectors.membership_list(tenant=tenant),
+            "invitations": selectors.invitation_list_pending(tenant=tenant),
+            "invite_form": InvitationForm(),
+            "role_choices": RoleForm.base_fields["role"].choices,
+        },
+    )
 
 
 @tenant_view("members.manage")
@@ -102,8 +111,9 @@ def member_change_role(request, membership_id: int):
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            services.membership_change_role(tenant=request.tenant, actor=request.user, membership_id=membership_id,
-                                            role=form.cleaned_data["role"])
+            services.membership_change_role(
+                tenant=request.tenant, actor=request.user, membership_id=membership_id, role=form.cleaned_data["role"]
+            )
         except ServiceError as error:
             messages.error(request, error.message)
         else:
@@ -145,8 +155,9 @@ def invitation_accept(request, token: str):
     except ServiceError as error:
         return render(request, "tenants/invitation_invalid.html", {"error": error}, status=error.status)
     if not request.user.is_authenticated:
-        return render(request, "tenants/invitation_login.html", {"invitation": invitation,
-                                                                 "next": request.get_full_path()})
+        return render(
+            request, "tenants/invitation_login.html", {"invitation": invitation, "next": request.get_full_path()}
+        )
     if request.method == "POST":
         try:
             membership = services.invitation_accept(user=request.user, token=token)
@@ -164,24 +175,38 @@ def apikey_list(request):
     new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            key, new_secret = services.apikey_create(tenant=request.tenant, actor=request.user,
-                                                     name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"])
+            key, new_secret = services.apikey_create(
+                tenant=request.tenant,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
+            )
         except ServiceError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, _("API key “%(name)s” created. Copy the secret now: it is shown only once.")
-                             % {"name": key.name})
+            messages.success(
+                request,
+                _("API key “%(name)s” created. Copy the secret now: it is shown only once.") % {"name": key.name},
+            )
             form = ApiKeyForm()
-    return render(request, "tenants/apikeys.html", {
-        "keys": selectors.apikey_list(tenant=request.tenant), "form": form, "new_secret": new_secret,
-    })
+    return render(
+        request,
+        "tenants/apikeys.html",
+        {
+            "keys": selectors.apikey_list(tenant=request.tenant),
+            "form": form,
+            "new_secret": new_secret,
+        },
+    )
 
 
 @tenant_view("apikeys.manage")
 @require_POST
 def apikey_rename(request, key_id: int):
     try:
-        services.apikey_rename(tenant=request.tenant, actor=request.user, key_id=key_id, name=request.POST.get("name", ""))
+        services.apikey_rename(
+            tenant=request.tenant, actor=request.user, key_id=key_id, name=request.POST.get("name", "")
+        )
     except ServiceError as error:
         if error.status == 404:
             from django.http import Http404
@@ -208,10 +233,14 @@ def apikey_revoke(request, key_id: int):
 
 # --- Platform staff ---------------------------------------------------------------------
 
+
 @staff_view
 def staff_tenant_list(request):
-    return render(request, "tenants/staff_tenants.html", {"tenants": selectors.tenant_list_for_staff(),
-                                                          "suspend_form": SuspendForm()})
+    return render(
+        request,
+        "tenants/staff_tenants.html",
+        {"tenants": selectors.tenant_list_for_staff(), "suspend_form": SuspendForm()},
+    )
 
 
 @staff_view

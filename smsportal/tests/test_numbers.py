@@ -25,8 +25,13 @@ def test_province_with_city():
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [("", "empty"), ("1381234567", "too_short"), ("abc", "not_a_number"), ("01012345678", "not_mobile"),
-     ("138001380001234", "too_long")],
+    [
+        ("", "empty"),
+        ("1381234567", "too_short"),
+        ("abc", "not_a_number"),
+        ("01012345678", "not_mobile"),
+        ("138001380001234", "too_long"),
+    ],
 )
 def test_invalid_numbers_say_why(raw, reason):
     with pytest.raises(InvalidNumber) as caught:

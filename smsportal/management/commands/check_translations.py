@@ -14,7 +14,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-ENTRY = re.compile(r'(?:^#, (?P<flags>.*)\n)?(?:^#.*\n)*^msgid (?P<msgid>(?:".*"\n)+)(?:^msgid_plural .*\n(?:".*"\n)*)?(?P<strs>(?:^msgstr.*\n(?:".*"\n)*)+)', re.M)
+ENTRY = re.compile(
+    r'(?:^#, (?P<flags>.*)\n)?(?:^#.*\n)*^msgid (?P<msgid>(?:".*"\n)+)(?:^msgid_plural .*\n(?:".*"\n)*)?(?P<strs>(?:^msgstr.*\n(?:".*"\n)*)+)',
+    re.M,
+)
 
 
 def problems_in(po_text: str) -> list[str]:
@@ -42,11 +45,17 @@ class Command(BaseCommand):
         base = Path(settings.BASE_DIR)
         with tempfile.TemporaryDirectory() as scratch:
             work = Path(scratch) / "src"
-            shutil.copytree(base, work, ignore=shutil.ignore_patterns(".venv", "var", "staticfiles", ".git",
-                                                                      "node_modules", "__pycache__"))
+            shutil.copytree(
+                base,
+                work,
+                ignore=shutil.ignore_patterns(".venv", "var", "staticfiles", ".git", "node_modules", "__pycache__"),
+            )
             if not options["no_refresh"]:
-                subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete",
-                                "-v", "0"], cwd=work, check=True)
+                subprocess.run(
+                    [sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete", "-v", "0"],
+                    cwd=work,
+                    check=True,
+                )
             problems = []
             for po in sorted(work.glob("*/locale/zh_Hans/LC_MESSAGES/django.po")):
                 problems += [f"{po.relative_to(work)}: {p}" for p in problems_in(po.read_text(encoding="utf-8"))]
