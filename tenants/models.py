@@ -139,6 +139,9 @@ class Invitation(TenantOwned):
         indexes = [models.Index(fields=["tenant", "email"])]
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant_id} ({self.role})"
+
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -163,7 +163,7 @@ def invitation_accept(*, user: User, token: str) -> Membership:
             _("This invitation was sent to another email address. Sign in as %(email)s to accept it.")
             % {"email": invitation.email},
         )
-    membership, created = Membership.objects.get_or_create(
+    membership, _created = Membership.objects.get_or_create(
         tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
     )
     invitation.accepted_at = timezone.now()

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 ENTRY = re.compile(
-    r'(?:^#, (?P<flags>.*)\n)?(?:^#.*\n)*^msgid (?P<msgid>(?:".*"\n)+)(?:^msgid_plural .*\n(?:".*"\n)*)?(?P<strs>(?:^msgstr.*\n(?:".*"\n)*)+)',
+    r'(?:^#, (?P<flags>.*)\n)?(?:^#.*\n)*^msgid (?P<msgid>(?:".*"\n)+)'
+    r'(?:^msgid_plural .*\n(?:".*"\n)*)?(?P<strs>(?:^msgstr.*\n(?:".*"\n)*)+)',
     re.M,
 )
 
