@@ -28,6 +28,7 @@ db: venv
 
 migrate: db
 	$(PY) manage.py migrate --noinput -v 0
+	$(PY) manage.py ensure_schedules -v 0
 
 messages: venv
 	$(PY) manage.py compilemessages -v 0 --ignore=.venv

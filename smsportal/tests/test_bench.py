@@ -1,0 +1,14 @@
+import json
+
+from smsportal import bench
+
+
+def test_bench_smoke_writes_well_formed_results(db, tmp_path):
+    report = bench.run_all("tiny", tmp_path, progress=lambda text: None, only=["(ceilings only)"])
+    data = json.loads((tmp_path / "benchmarks.json").read_text())
+    assert data["scale"] == "tiny"
+    assert set(data["ceilings"]) == {"copy", "update_from", "skip_locked"}
+    assert all(value > 0 for value in data["ceilings"].values())
+    assert data["machine"]["cpus"] >= 1 and data["machine"]["postgresql"]
+    assert "| raw COPY rows/s |" in (tmp_path / "benchmarks.md").read_text()
+    assert report["figures"][-1]["unit"] == "MiB"
