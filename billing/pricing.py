@@ -1,0 +1,201 @@
+"""Prices: which plan is in force, and what the next segments of a tenant's month cost.
+
+Graduated tiers: the k-th delivered billable segment of the tenant's month (tenant time zone)
+is priced at the band containing k. The position k counts every class's segments together;
+the class only chooses which price table applies (a class without its own table uses the
+plan's general table). Rich (图文/MMS) messages cost `rich_message_price` each and do not move k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from billing.models import RICH, MonthlyUsage, PlanAssignment, PricePlan
+
+FOUR_PLACES = Decimal("0.0001")
+
+
+def money(value) -> Decimal:
+    return Decimal(value).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+
+
+# --- Time -------------------------------------------------------------------------------
+
+
+def tenant_zone(tenant) -> ZoneInfo:
+    return ZoneInfo(getattr(tenant, "timezone", "") or settings.DEFAULT_TENANT_TIMEZONE)
+
+
+def local_date(tenant, at: datetime | None = None) -> date:
+    return timezone.localtime(at or timezone.now(), tenant_zone(tenant)).date()
+
+
+def month_of(tenant, at: datetime | None = None) -> date:
+    """First day of the tenant-local month containing `at`."""
+    return local_date(tenant, at).replace(day=1)
+
+
+def next_month(first: date) -> date:
+    return date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+
+
+def month_bounds(tenant, first: date) -> tuple[datetime, datetime]:
+    """[start, end) of a tenant-local month as aware datetimes."""
+    zone = tenant_zone(tenant)
+    return datetime.combine(first, time.min, zone), datetime.combine(next_month(first), time.min, zone)
+
+
+# --- Plans ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    number: int  # 1-based tier number, shown on statements
+    first: int
+    last: int | None
+    price: Decimal
+
+    def contains(self, position: int) -> bool:
+        return position >= self.first and (self.last is None or position <= self.last)
+
+
+@dataclass
+class PlanPrices:
+    plan_id: int
+    name: str
+    tables: dict[str, list[Band]] = field(default_factory=dict)  # "" = general table
+    rich_price: Decimal = Decimal("0")
+    monthly_fee: Decimal = Decimal("0")
+    monthly_minimum: Decimal = Decimal("0")
+
+    def table(self, message_class: str) -> list[Band]:
+        bands = self.tables.get(message_class) or self.tables.get("")
+        if not bands:
+            raise LookupError(f"price plan {self.name!r} has no tiers for {message_class!r}")
+        return bands
+
+    def price_segments(self, message_class: str, *, after: int, segments: int) -> list[tuple[int, int, Decimal]]:
+        """Price segments after+1 … after+segments: [(tier number, segments, unit price), ...]."""
+        if message_class == RICH:
+            return [(0, 1, self.rich_price)]
+        parts: list[tuple[int, int, Decimal]] = []
+        low, high = after + 1, after + segments
+        for band in self.table(message_class):
+            top = high if band.last is None else min(high, band.last)
+            bottom = max(low, band.first)
+            if top >= bottom:
+                parts.append((band.number, top - bottom + 1, band.price))
+        return parts
+
+    def amount(self, message_class: str, *, after: int, segments: int) -> Decimal:
+        return money(sum((n * p for _, n, p in self.price_segments(message_class, after=after, segments=segments)), 0))
+
+    def highest_price(self, message_class: str) -> Decimal:
+        if message_class == RICH:
+            return self.rich_price
+        return max(band.price for band in self.table(message_class))
+
+
+def plan_prices(plan: PricePlan) -> PlanPrices:
+    prices = PlanPrices(
+        plan_id=plan.pk,
+        name=plan.name,
+        rich_price=plan.rich_message_price,
+        monthly_fee=plan.monthly_fee,
+        monthly_minimum=plan.monthly_minimum,
+    )
+    for tier in plan.tiers.order_by("message_class", "first_segment"):
+        bands = prices.tables.setdefault(tier.message_class, [])
+        bands.append(Band(len(bands) + 1, tier.first_segment, tier.last_segment, tier.unit_price))
+    return prices
+
+
+def default_plan() -> PricePlan:
+    return PricePlan.objects.get(is_default=True)
+
+
+def plan_in_force(*, tenant, on: date | None = None) -> PricePlan:
+    on = on or local_date(tenant)
+    assignment = (
+        PlanAssignment.objects.for_tenant(tenant)
+        .filter(starts_on__lte=on)
+        .select_related("plan")
+        .order_by("-starts_on")
+        .first()
+    )
+    return assignment.plan if assignment else default_plan()
+
+
+def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
+    return plan_prices(plan_in_force(tenant=tenant, on=on))
+
+
+def delivered_segments(*, tenant, month: date) -> int:
+    row = MonthlyUsage.objects.for_tenant(tenant).filter(month=month).values_list("delivered_segments", flat=True)
+    return next(iter(row), 0)
+
+
+def validate_bands(bands: list[tuple[int, int | None, Decimal]]) -> list[str]:
+    """Problems with one price table [(first, last|None, price)], sorted or not; [] when fine."""
+    from django.utils.translation import gettext as _
+
+    if not bands:
+        return [_("A price table needs at least one tier.")]
+    errors = []
+    ordered = sorted(bands, key=lambda b: b[0])
+    if ordered[0][0] != 1:
+        errors.append(_("The first tier must start at segment 1."))
+    for (first, last, price), following in zip(ordered, [*ordered[1:], None], strict=True):
+        if price is None or price < 0:
+            errors.append(_("Prices cannot be negative."))
+        if last is not None and last < first:
+            errors.append(_("Tier %(first)s–%(last)s ends before it starts.") % {"first": first, "last": last})
+        if following is None:
+            if last is not None:
+                errors.append(_("The last tier must have no upper bound."))
+        elif last is None or following[0] <= last:
+            errors.append(_("Tiers overlap at segment %(n)s.") % {"n": following[0]})
+        elif following[0] > last + 1:
+            errors.append(_("Gap between segment %(a)s and %(b)s.") % {"a": last, "b": following[0]})
+    return errors
+
+
+# --- The contract other apps call ----------------------------------------------------------
+
+
+def unit_price(*, tenant, message_class: str, at: datetime | None = None) -> Decimal:
+    """Price of the next delivered segment (the tier the tenant's month is in now)."""
+    prices = prices_in_force(tenant=tenant, on=local_date(tenant, at))
+    position = delivered_segments(tenant=tenant, month=month_of(tenant, at))
+    parts = prices.price_segments(message_class, after=position, segments=1)
+    return money(parts[0][2])
+
+
+def reserve_price(*, tenant, message_class: str) -> Decimal:
+    """Highest price per segment (per message for rich): what accepting a message reserves."""
+    return money(prices_in_force(tenant=tenant).highest_price(message_class))
+
+
+def estimate(
+    *, tenant, message_class: str, segments: int, count: int = 1, basis: str = "expected", at: datetime | None = None
+) -> Decimal:
+    """Cost of `count` messages of `segments` each.
+
+    basis="expected": graduated from this month's current volume (what it will most likely cost).
+    basis="reserve": at the reserve price — what accepting them will hold from the balance; use
+    this for "can this campaign start" pre-checks.
+    """
+    segments, count = max(int(segments), 0), max(int(count), 0)
+    prices = prices_in_force(tenant=tenant, on=local_date(tenant, at))
+    if message_class == RICH:
+        return money(prices.rich_price * count)
+    if basis == "reserve":
+        return money(prices.highest_price(message_class) * segments * count)
+    position = delivered_segments(tenant=tenant, month=month_of(tenant, at))
+    return prices.amount(message_class, after=position, segments=segments * count)
