@@ -1,0 +1,100 @@
+"""Reads for signatures, templates, versions, verification and the review queue."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from smsportal.errors import Conflict, NotFound
+from templates.models import (
+    MessageTemplate,
+    ReviewCase,
+    Signature,
+    TemplateVersion,
+    TenantVerification,
+)
+
+
+def template_for_sending(*, tenant, template_id) -> TemplateVersion:
+    """The approved version in force for sending (its signature approved too)."""
+    try:
+        template = (
+            MessageTemplate.objects.for_tenant(tenant)
+            .select_related("signature", "approved_version")
+            .get(pk=int(template_id))
+        )
+    except (MessageTemplate.DoesNotExist, TypeError, ValueError):
+        raise NotFound("template_not_found", _("No such template."), field="template_id")
+    version = template.approved_version
+    if version is None or not template.signature.is_approved:
+        raise Conflict("template_not_approved", _("This template has no approved version yet."), field="template_id")
+    version.template = template  # already loaded: rendering needs template.signature
+    return version
+
+
+def signature_list(*, tenant) -> QuerySet[Signature]:
+    return Signature.objects.for_tenant(tenant).order_by("name")
+
+
+def signature_get(*, tenant, signature_id) -> Signature:
+    try:
+        return Signature.objects.for_tenant(tenant).get(pk=int(signature_id))
+    except (Signature.DoesNotExist, TypeError, ValueError):
+        raise NotFound("signature_not_found", _("No such signature."))
+
+
+def template_list(*, tenant) -> QuerySet[MessageTemplate]:
+    return MessageTemplate.objects.for_tenant(tenant).select_related("signature", "approved_version").order_by("name")
+
+
+def template_get(*, tenant, template_id) -> MessageTemplate:
+    try:
+        return (
+            MessageTemplate.objects.for_tenant(tenant)
+            .select_related("signature", "approved_version")
+            .get(pk=int(template_id))
+        )
+    except (MessageTemplate.DoesNotExist, TypeError, ValueError):
+        raise NotFound("template_not_found", _("No such template."))
+
+
+def template_versions(*, tenant, template) -> QuerySet[TemplateVersion]:
+    return TemplateVersion.objects.for_tenant(tenant).filter(template=template).order_by("-number")
+
+
+def template_latest_version(*, tenant, template) -> TemplateVersion | None:
+    return template_versions(tenant=tenant, template=template).first()
+
+
+def template_open_version(*, tenant, template) -> TemplateVersion | None:
+    """The version being worked on (draft / submitted / pending review), if any."""
+    return template_versions(tenant=tenant, template=template).filter(status__in=TemplateVersion.OPEN_STATUSES).first()
+
+
+def verification_for(*, tenant) -> TenantVerification | None:
+    return TenantVerification.objects.for_tenant(tenant).first()
+
+
+def review_queue() -> QuerySet[ReviewCase]:
+    """Platform-wide (staff only): the oldest waiting case first."""
+    return (
+        ReviewCase.objects.filter(status=ReviewCase.Status.PENDING)
+        .select_related("tenant", "signature", "template_version__template__signature", "verification")
+        .order_by("queued_at", "id")
+    )
+
+
+def review_case_get(*, case_id) -> ReviewCase:
+    try:
+        return ReviewCase.objects.select_related(
+            "tenant", "signature", "template_version__template__signature", "verification", "decided_by"
+        ).get(pk=int(case_id))
+    except (ReviewCase.DoesNotExist, TypeError, ValueError):
+        raise NotFound("review_case_not_found", _("No such review case."))
+
+
+def tenant_past_decisions(*, tenant, exclude_id=None, limit: int = 20) -> QuerySet[ReviewCase]:
+    qs = ReviewCase.objects.for_tenant(tenant).exclude(status=ReviewCase.Status.PENDING)
+    if exclude_id:
+        qs = qs.exclude(pk=exclude_id)
+    return qs.select_related("signature", "template_version__template", "decided_by").order_by("-decided_at")[:limit]
