@@ -91,6 +91,17 @@ class Message(TenantOwned):
     message_class = models.CharField(_("class"), max_length=16, choices=MessageClass.choices)
     lane = models.CharField(max_length=8, choices=Lane.choices)
     priority = models.SmallIntegerField(default=5)
+    template = models.ForeignKey(
+        "templates.MessageTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("template"),
+    )
+    template_version = models.ForeignKey(
+        "templates.TemplateVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     body = models.TextField(_("text"), blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
     status = models.CharField(_("status"), max_length=16, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
@@ -133,6 +144,11 @@ class Message(TenantOwned):
                 condition=models.Q(status="submitting"),
             ),
             models.Index(
+                fields=["channel", "channel_ref"],
+                name="msg_channel_ref",
+                condition=~models.Q(channel_ref=""),
+            ),
+            models.Index(
                 fields=["channel", "submitted_at"],
                 name="msg_awaiting_receipt",
                 condition=models.Q(status="submitted"),
@@ -159,7 +175,7 @@ class ReceiptRaw(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
     message_id = models.BigIntegerField(null=True, blank=True)
     channel_ref = models.CharField(max_length=100, blank=True)
-    part_index = models.PositiveSmallIntegerField(default=0)
+    part_index = models.PositiveSmallIntegerField(null=True, blank=True)  # null: the whole message
     delivered = models.BooleanField()
     raw_status = models.CharField(max_length=64)
     failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
@@ -174,6 +190,9 @@ class ReceiptRaw(models.Model):
             models.Index(fields=["id"], name="receipt_pending", condition=models.Q(applied_at__isnull=True)),
             models.Index(fields=["message_id"], name="receipt_message"),
         ]
+
+    def __str__(self) -> str:
+        return f"receipt {self.pk} for message {self.message_id}"
 
 
 class InboundMessage(TenantOwned):
@@ -191,6 +210,9 @@ class InboundMessage(TenantOwned):
         indexes = [models.Index(fields=["tenant", "-received_at"], name="inbound_tenant_received")]
         ordering = ["-received_at"]
 
+    def __str__(self) -> str:
+        return f"reply from {self.number}"
+
 
 class IdempotencyKey(TenantOwned):
     """An API Idempotency-Key: same key + same body → the first answer, for 24 hours."""
@@ -203,6 +225,9 @@ class IdempotencyKey(TenantOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class RateWindow(models.Model):
@@ -217,6 +242,9 @@ class RateWindow(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant_id", "bucket", "window_start"], name="ratewindow_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}/{self.bucket}@{self.window_start}: {self.count}"
 
 
 class ChannelMinute(models.Model):
@@ -235,6 +263,9 @@ class ChannelMinute(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "minute"], name="channelminute_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.channel_id}@{self.minute}"
+
 
 class SimulatedEvent(models.Model):
     """What the simulated carrier will report, and when: receipts (and MO replies) due later.
@@ -252,7 +283,7 @@ class SimulatedEvent(models.Model):
     tenant_id = models.BigIntegerField(null=True, blank=True)
     message_id = models.BigIntegerField(null=True, blank=True)
     channel_ref = models.CharField(max_length=100, blank=True)
-    part_index = models.PositiveSmallIntegerField(default=0)
+    part_index = models.PositiveSmallIntegerField(null=True, blank=True)  # null: the whole message
     delivered = models.BooleanField(default=True)
     raw_status = models.CharField(max_length=64, blank=True)
     failure_reason = models.CharField(max_length=32, blank=True)
@@ -261,6 +292,9 @@ class SimulatedEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["due_at"], name="simevent_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} due {self.due_at}"
 
 
 class SimulatedSubmission(models.Model):
@@ -277,3 +311,6 @@ class SimulatedSubmission(models.Model):
             models.Index(fields=["channel", "message_id"], name="simsubmit_message"),
             models.Index(fields=["channel", "submitted_at"], name="simsubmit_time"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.message_id}"
