@@ -1,0 +1,183 @@
+"""Reads for dashboards and reports — from the rollups only, never the message table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Sum
+from django.db.models.functions import Coalesce, ExtractHour
+
+from reports.metrics import LATENCY_FIELDS, percentile, rate, share_within
+from reports.models import MessageRollup
+from smsportal.enums import ARRIVAL_TARGET_SECONDS, MessageClass
+from tenants.models import Tenant
+
+COUNT_FIELDS = ("accepted", "rejected", "submitted", "delivered", "failed", "expired", "segments")
+DIMENSION_FIELDS = {
+    "carrier": "carrier",
+    "province": "province",
+    "class": "message_class",
+    "template": "template_id",
+    "campaign": "campaign_id",
+    "channel": "channel_id",
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # inclusive, aware
+    end: datetime  # exclusive, aware
+
+    @classmethod
+    def days(cls, tenant: Tenant, first: date, last: date) -> Period:
+        zone = ZoneInfo(tenant.timezone)
+        return cls(datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone))
+
+    @classmethod
+    def month(cls, tenant: Tenant, year: int, month: int) -> Period:
+        first = date(year, month, 1)
+        following = date(year + (month == 12), month % 12 + 1, 1)
+        return cls.days(tenant, first, following - timedelta(days=1))
+
+
+@dataclass
+class Totals:
+    accepted: int = 0
+    rejected: int = 0
+    submitted: int = 0
+    delivered: int = 0
+    failed: int = 0
+    expired: int = 0
+    segments: int = 0
+    cost: Decimal = Decimal("0")
+    latency: list[int] = field(default_factory=lambda: [0] * len(LATENCY_FIELDS))
+
+    @property
+    def finished(self) -> int:
+        return self.delivered + self.failed + self.expired
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return rate(self.delivered, self.finished)
+
+    def p(self, q: float) -> float | None:
+        return percentile(self.latency, q)
+
+    def within(self, seconds: float) -> float | None:
+        return share_within(self.latency, seconds)
+
+
+def _rollups(*, tenant: Tenant | None, period: Period):
+    queryset = MessageRollup.objects.all() if tenant is None else MessageRollup.objects.for_tenant(tenant)
+    return queryset.filter(hour__gte=period.start, hour__lt=period.end)
+
+
+def _aggregates() -> dict:
+    sums = {name: Coalesce(Sum(name), 0) for name in (*COUNT_FIELDS, *LATENCY_FIELDS)}
+    sums["cost"] = Coalesce(Sum("cost"), Decimal("0"))
+    return sums
+
+
+def _totals(row: dict) -> Totals:
+    return Totals(
+        **{name: row[name] for name in COUNT_FIELDS},
+        cost=row["cost"],
+        latency=[row[name] for name in LATENCY_FIELDS],
+    )
+
+
+def totals(*, tenant: Tenant | None, period: Period, **filters) -> Totals:
+    return _totals(_rollups(tenant=tenant, period=period).filter(**filters).aggregate(**_aggregates()))
+
+
+def breakdown(*, tenant: Tenant | None, period: Period, dimension: str) -> list[tuple[object, Totals]]:
+    """Totals per value of a dimension (carrier, province, class, template, campaign, channel)."""
+    column = DIMENSION_FIELDS[dimension]
+    rows = _rollups(tenant=tenant, period=period).values(column).annotate(**_aggregates()).order_by(column)
+    result = [(row[column], _totals(row)) for row in rows]
+    result.sort(key=lambda item: -item[1].accepted)
+    return result
+
+
+def by_tenant(*, period: Period) -> list[tuple[int, Totals]]:
+    rows = MessageRollup.objects.filter(hour__gte=period.start, hour__lt=period.end).values("tenant_id")
+    return [(row["tenant_id"], _totals(row)) for row in rows.annotate(**_aggregates()).order_by("tenant_id")]
+
+
+def by_hour_of_day(*, tenant: Tenant, period: Period, **filters) -> dict[int, Totals]:
+    """Totals per local hour of day (0–23) in the tenant's time zone."""
+    local_hour = ExtractHour("hour", tzinfo=ZoneInfo(tenant.timezone))
+    rows = (
+        _rollups(tenant=tenant, period=period)
+        .filter(**filters)
+        .annotate(local_hour=local_hour)
+        .values("local_hour")
+        .annotate(**_aggregates())
+    )
+    return {row["local_hour"]: _totals(row) for row in rows}
+
+
+def by_day(*, tenant: Tenant | None, period: Period, zone: str = "Asia/Shanghai") -> list[tuple[date, Totals]]:
+    from django.db.models.functions import TruncDate
+
+    rows = (
+        _rollups(tenant=tenant, period=period)
+        .annotate(day=TruncDate("hour", tzinfo=ZoneInfo(zone)))
+        .values("day")
+        .annotate(**_aggregates())
+        .order_by("day")
+    )
+    return [(row["day"], _totals(row)) for row in rows]
+
+
+def failures(*, tenant: Tenant | None, period: Period, **filters) -> list[tuple[str, int]]:
+    """Failure reasons ranked by count (failed, expired and rejected messages)."""
+    from django.db import connection
+
+    queryset = _rollups(tenant=tenant, period=period).filter(**filters)
+    sql, params = queryset.values("failures").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT kv.key, sum(kv.value::bigint) FROM ({sql}) r, jsonb_each_text(r.failures) kv "
+            "GROUP BY kv.key ORDER BY 2 DESC, 1",
+            params,
+        )
+        return [(key, int(count)) for key, count in cursor.fetchall()]
+
+
+def failures_by_template(*, tenant: Tenant, period: Period, reason: str) -> list[tuple[int | None, int]]:
+    """Templates ranked by how many of their messages failed for `reason`."""
+    from django.db import connection
+
+    sql, params = _rollups(tenant=tenant, period=period).values("template_id", "failures").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.template_id, sum((r.failures->>%s)::bigint) FROM ({sql}) r "
+            "WHERE r.failures ? %s GROUP BY r.template_id ORDER BY 2 DESC",
+            [reason, *params, reason],
+        )
+        return [(template_id, int(count)) for template_id, count in cursor.fetchall()]
+
+
+def arrival_by_class(*, tenant: Tenant | None, period: Period) -> list[dict]:
+    """Per class: deliveries, share within its target (alerts 1 s, codes 3 s, notifications 5 s), p50/p95/p99."""
+    result = []
+    for message_class in MessageClass:
+        class_totals = totals(tenant=tenant, period=period, message_class=message_class)
+        target = ARRIVAL_TARGET_SECONDS[message_class]
+        result.append(
+            {
+                "class": message_class,
+                "label": message_class.label,
+                "target": target,
+                "delivered": class_totals.delivered,
+                "within": class_totals.within(target),
+                "p50": class_totals.p(50),
+                "p95": class_totals.p(95),
+                "p99": class_totals.p(99),
+            }
+        )
+    return result
