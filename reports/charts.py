@@ -1,0 +1,98 @@
+"""Server-rendered SVG charts (pygal). The same SVG goes into the page and the PDF."""
+
+from __future__ import annotations
+
+import pygal
+from django.utils.translation import gettext as _
+from pygal.style import Style
+
+from smsportal.pdf import CJK_FONT_STACK
+
+STYLE = Style(
+    background="white",
+    plot_background="white",
+    foreground="#1f2933",
+    foreground_strong="#1f2933",
+    foreground_subtle="#6b7785",
+    colors=("#1264a3", "#1a7f37", "#c62828", "#9a6700", "#6f42c1", "#0e7c86"),
+    font_family=CJK_FONT_STACK,
+    label_font_size=11,
+    major_label_font_size=11,
+    title_font_size=14,
+    legend_font_size=11,
+    value_font_size=10,
+)
+
+COMMON = {
+    "style": STYLE,
+    "js": [],
+    "disable_xml_declaration": True,
+    "width": 760,
+    "height": 320,
+    "explicit_size": False,
+    "print_values": False,
+    "show_legend": True,
+    "legend_at_bottom": True,
+}
+
+
+def _render(chart) -> str:
+    return chart.render(is_unicode=True)
+
+
+def rate_bars(title: str, rows: list[tuple[str, float | None]], benchmark: float | None = 0.98) -> str:
+    """Horizontal bars of delivery rate (%) per label, with the benchmark as a second series."""
+    chart = pygal.HorizontalBar(title=title, range=(80, 100), **{**COMMON, "height": max(220, 28 * len(rows) + 90)})
+    chart.x_labels = [label for label, _value in rows]
+    chart.add(_("Delivery rate %"), [round(value * 100, 2) if value is not None else None for _label, value in rows])
+    if benchmark is not None:
+        chart.add(_("Benchmark %"), [benchmark * 100] * len(rows), show_dots=False)
+    return _render(chart)
+
+
+def hourly(title: str, hours: dict[int, tuple[float | None, float | None]]) -> str:
+    """By local hour of day: delivery rate and share arriving within target, both in %."""
+    chart = pygal.Line(title=title, range=(50, 100), x_label_rotation=0, **COMMON)
+    chart.x_labels = [f"{hour:02d}" for hour in range(24)]
+    chart.add(_("Delivery rate %"), [_pct(hours.get(hour, (None, None))[0]) for hour in range(24)])
+    chart.add(_("Within target %"), [_pct(hours.get(hour, (None, None))[1]) for hour in range(24)])
+    return _render(chart)
+
+
+def daily_volume(title: str, days: list[tuple[str, int, int]]) -> str:
+    """Per day: delivered and failed counts, stacked."""
+    chart = pygal.StackedBar(title=title, x_label_rotation=45, **COMMON)
+    chart.x_labels = [label for label, _d, _f in days]
+    chart.add(_("Delivered"), [delivered for _l, delivered, _f in days])
+    chart.add(_("Failed"), [failed for _l, _d, failed in days])
+    return _render(chart)
+
+
+def failure_pie(title: str, reasons: list[tuple[str, int]]) -> str:
+    chart = pygal.Pie(title=title, inner_radius=0.45, **COMMON)
+    for label, count in reasons[:8]:
+        chart.add(label, count)
+    return _render(chart)
+
+
+def sparkline(values: list[float | None]) -> str:
+    chart = pygal.Line(
+        style=STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        show_legend=False,
+        show_x_labels=False,
+        show_y_labels=False,
+        show_dots=False,
+        width=160,
+        height=36,
+        margin=0,
+        spacing=0,
+        explicit_size=True,
+    )
+    chart.add("", values)
+    return chart.render_sparkline(is_unicode=True)
+
+
+def _pct(value: float | None) -> float | None:
+    return round(value * 100, 2) if value is not None else None
