@@ -56,6 +56,7 @@ class FailureReason(models.TextChoices):
     CONTENT_BLOCKED = "content_blocked", _("Content blocked")
     SUPPRESSED = "suppressed", _("Suppressed (opted out or complained)")
     NO_CONSENT = "no_consent", _("No marketing consent")
+    MARKETING_PAUSED = "marketing_paused", _("Marketing paused after complaints")
     RATE_LIMITED = "rate_limited", _("Frequency cap reached")
     INVALID_NUMBER = "invalid_number", _("Invalid number")
     INSUFFICIENT_BALANCE = "insufficient_balance", _("Insufficient balance")
