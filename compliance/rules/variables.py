@@ -11,9 +11,9 @@ VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,29}$")
 
 # Links written as fixed text in a body, or (wrongly) slipped into a variable's value.
 LINK_PATTERN = re.compile(
-    r"(?:https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+)"
-    r"|(?:\b(?:www\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\."
-    r"(?:com|cn|net|org|top|xyz|info|cc|io|me|vip|shop|club|site|ltd|biz|tv|app|link|ink|wang)\b"
+    r"(?:https?://[A-Za-z0-9\-._~:/?#\[\]@!&'()*+,;=%]+)"
+    r"|(?:(?<![A-Za-z0-9.\-@])(?:www\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\."
+    r"(?:com|cn|net|org|top|xyz|info|cc|io|me|vip|shop|club|site|ltd|biz|tv|app|link|ink|wang)(?![A-Za-z0-9-])"
     r"(?:[/?#][A-Za-z0-9\-._~/?#@!$&'()*+,;=%]*)?)",
     re.IGNORECASE,
 )

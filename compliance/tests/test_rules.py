@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the case table reads best one case per line)
 """The rule engine on its own: every rule fires where it must and stays quiet where it must not."""
 
 from __future__ import annotations
@@ -72,11 +73,41 @@ CASES = [
     ("var.undeclared", "notification", GOOD_NOTE, {}, False),
     ("var.undeclared", "notification", "没有变量的通知。", {}, False),
     # var.declaration
-    ("var.declaration", "notification", "订单${n}已发货。", {"variables": [{"name": "n", "type": "bogus", "example": "1"}]}, True),
-    ("var.declaration", "notification", "订单${n}已发货。", {"variables": [{"name": "n", "type": "number", "max_length": 99, "example": "1"}]}, True),
-    ("var.declaration", "notification", "订单${n}已发货。", {"variables": [{"name": "n", "type": "number", "example": "abc"}]}, True),
-    ("var.declaration", "notification", "订单${1n}已发货。", {"variables": [{"name": "1n", "type": "number", "example": "1"}]}, True),
-    ("var.declaration", "notification", "您好${t}。", {"variables": [{"name": "t", "type": "text", "example": "见 evil.com"}]}, True),
+    (
+        "var.declaration",
+        "notification",
+        "订单${n}已发货。",
+        {"variables": [{"name": "n", "type": "bogus", "example": "1"}]},
+        True,
+    ),
+    (
+        "var.declaration",
+        "notification",
+        "订单${n}已发货。",
+        {"variables": [{"name": "n", "type": "number", "max_length": 99, "example": "1"}]},
+        True,
+    ),
+    (
+        "var.declaration",
+        "notification",
+        "订单${n}已发货。",
+        {"variables": [{"name": "n", "type": "number", "example": "abc"}]},
+        True,
+    ),
+    (
+        "var.declaration",
+        "notification",
+        "订单${1n}已发货。",
+        {"variables": [{"name": "1n", "type": "number", "example": "1"}]},
+        True,
+    ),
+    (
+        "var.declaration",
+        "notification",
+        "您好${t}。",
+        {"variables": [{"name": "t", "type": "text", "example": "见 evil.com"}]},
+        True,
+    ),
     ("var.declaration", "notification", GOOD_NOTE, {}, False),
     ("var.declaration", "verification", GOOD_CODE, {}, False),
     # var.unused
@@ -173,7 +204,13 @@ CASES = [
     # marketing.verified_tenant
     ("marketing.verified_tenant", "marketing", GOOD_MARKETING, {"tenant_verified": False}, True),
     ("marketing.verified_tenant", "marketing", GOOD_MARKETING, {"marketing_allowed": False}, True),
-    ("marketing.verified_tenant", "marketing", GOOD_MARKETING, {"tenant_verified": False, "marketing_allowed": False}, True),
+    (
+        "marketing.verified_tenant",
+        "marketing",
+        GOOD_MARKETING,
+        {"tenant_verified": False, "marketing_allowed": False},
+        True,
+    ),
     ("marketing.verified_tenant", "marketing", GOOD_MARKETING, {}, False),
     ("marketing.verified_tenant", "notification", GOOD_NOTE, {"tenant_verified": False}, False),
     # marketing.banned_industry
@@ -198,7 +235,13 @@ CASES = [
     ("content.sensitive", "notification", "您的订单已发货，附赠代开发票服务。", {}, True),
     ("content.sensitive", "notification", "您的订单已发货，赌 博勿扰。", {}, True),
     ("content.sensitive", "notification", "Ｃａｓｉｎｏ night", {}, True),
-    ("content.sensitive", "notification", "您的订单已发货，内部代号青龙。", {"tenant_sensitive_words": ("青龙",)}, True),
+    (
+        "content.sensitive",
+        "notification",
+        "您的订单已发货，内部代号青龙。",
+        {"tenant_sensitive_words": ("青龙",)},
+        True,
+    ),
     ("content.sensitive", "notification", GOOD_NOTE, {}, False),
     ("content.sensitive", "notification", "您的订单已发货，内部代号青龙。", {}, False),
     ("content.sensitive", "notification", "代开发票。", {"platform_sensitive_words": ()}, False),
