@@ -51,7 +51,6 @@ class PlanAssignmentFactory(factory.django.DjangoModelFactory):
 def fund(tenant, amount="1000", *, reference="TEST-TOPUP", actor=None) -> None:
     """Give a tenant money the way staff do: a recorded bank transfer top-up."""
     from billing.services import account_top_up
-
     from smsportal.factories.tenants import UserFactory
 
     actor = actor or UserFactory(is_staff=True)

@@ -1,0 +1,780 @@
+"""Writes to money: the ledger services messaging calls, staff bookkeeping, plans, statements.
+
+Locking order (avoids deadlocks): account rows by ascending tenant id, then the month's usage
+counter rows. Every service that changes a balance locks the account row first, so two workers
+capturing the same messages serialise per tenant and the second finds the captures already
+there. The ledger's unique (tenant, message_id, kind) is the backstop: each message is reserved,
+captured and released at most once, whatever the order receipts arrive in.
+
+Receipt order rules:
+- release after capture: nothing (the capture already released the reserve).
+- capture after release (a late "delivered" after the message expired): we charge — pay on
+  success — and since the reserve was already given back, the capture is taken from the
+  balance directly.
+- a second capture or release of the same message: nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing import pricing
+from billing.models import (
+    RICH,
+    ZERO,
+    Account,
+    LedgerEntry,
+    LedgerKind,
+    PlanAssignment,
+    PricePlan,
+    PriceTier,
+    Statement,
+)
+from billing.pricing import money
+from compliance.audit import audit_record
+from smsportal.enums import MessageClass
+from smsportal.errors import Conflict, Forbidden, NotFound, PaymentRequired, ServiceError, Unprocessable
+from tenants.models import Tenant
+
+PRICEABLE_CLASSES = {*MessageClass.values, RICH}
+
+
+# --- Accounts and locks -------------------------------------------------------------------
+
+
+@dataclass
+class _LockedAccount:
+    tenant_id: int
+    balance: Decimal
+    reserved: Decimal
+    credit_limit: Decimal
+    threshold: Decimal | None
+    alerted: bool
+
+
+def _lock_accounts(tenant_ids) -> dict[int, _LockedAccount]:
+    """Create missing accounts, then lock them (ascending tenant id). Returns their state."""
+    ids = sorted({int(t) for t in tenant_ids})
+    if not ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO billing_account (tenant_id, balance, reserved, credit_limit, created_at, updated_at)
+                SELECT t, 0, 0, 0, now(), now() FROM unnest(%s::bigint[]) AS t
+                ON CONFLICT (tenant_id) DO NOTHING""",
+            [ids],
+        )
+        cursor.execute(
+            """SELECT tenant_id, balance, reserved, credit_limit, low_balance_threshold,
+                       low_balance_alerted_at IS NOT NULL
+                FROM billing_account WHERE tenant_id = ANY(%s) ORDER BY tenant_id FOR UPDATE""",
+            [ids],
+        )
+        return {row[0]: _LockedAccount(*row) for row in cursor.fetchall()}
+
+
+def _apply_to_accounts(locked: dict[int, _LockedAccount], deltas: dict[int, tuple[Decimal, Decimal]]) -> None:
+    """One UPDATE for every account touched: balance += delta, reserved += reserved delta.
+    Crossing below the low-balance threshold schedules one alert (after commit)."""
+    rows = [(t, d, r) for t, (d, r) in deltas.items() if d or r]
+    if not rows:
+        return
+    alert_states, to_alert = [], []
+    for tenant_id, delta, _reserved in rows:
+        account = locked[tenant_id]
+        new_balance = account.balance + delta
+        account.balance = new_balance
+        if account.threshold is None or new_balance >= account.threshold:
+            alert_states.append("clear")
+            account.alerted = False
+        elif not account.alerted:
+            alert_states.append("set")
+            account.alerted = True
+            to_alert.append(tenant_id)
+        else:
+            alert_states.append("keep")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE billing_account AS a
+                SET balance = a.balance + v.delta, reserved = a.reserved + v.rdelta, updated_at = now(),
+                    low_balance_alerted_at = CASE v.alert WHEN 'set' THEN now() WHEN 'clear' THEN NULL
+                                                          ELSE a.low_balance_alerted_at END
+                FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::text[])
+                     AS v(tenant_id, delta, rdelta, alert)
+                WHERE a.tenant_id = v.tenant_id""",
+            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], alert_states],
+        )
+    for tenant_id in to_alert:
+        transaction.on_commit(lambda t=tenant_id: _queue_low_balance_alert(t))
+
+
+def _queue_low_balance_alert(tenant_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("billing.tasks.low_balance_alert_send", tenant_id, cluster="bulk")
+
+
+def _insert_entries(kind: str, rows: list[tuple]) -> list[tuple[int, int, Decimal, int | None]]:
+    """Multi-row INSERT of message entries, skipping (tenant, message, kind) already present.
+    rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing json|None).
+    Returns the rows actually inserted as (tenant_id, message_id, amount, segments)."""
+    if not rows:
+        return []
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at, message_class,
+                                               segments,
+                                      pricing, reference, reason, created_at, updated_at)
+                SELECT u.t, %s, u.m, u.a, u.o, u.c, u.s, u.p::jsonb, '', '', now(), now()
+                FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::timestamptz[], %s::text[], %s::int[],
+                            %s::text[]) AS u(t, m, a, o, c, s, p)
+                ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
+                RETURNING tenant_id, message_id, amount, segments""",
+            [kind, *[list(c) for c in columns]],
+        )
+        return cursor.fetchall()
+
+
+def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[int, int, Decimal]]:
+    """Give back the reserve of each (tenant_id, message_id) that has one and no release yet."""
+    if not pairs:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at, message_class,
+                                               segments,
+                                      reference, reason, created_at, updated_at)
+                SELECT r.tenant_id, 'release', r.message_id, -r.amount, %s, r.message_class, r.segments,
+                       '', '', now(), now()
+                FROM billing_ledgerentry r
+                JOIN unnest(%s::bigint[], %s::bigint[]) AS p(t, m) ON r.tenant_id = p.t AND r.message_id = p.m
+                WHERE r.kind = 'reserve'
+                ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
+                RETURNING tenant_id, message_id, amount""",
+            [at, [p[0] for p in pairs], [p[1] for p in pairs]],
+        )
+        return cursor.fetchall()
+
+
+def _check_class(message_class: str) -> str:
+    if message_class not in PRICEABLE_CLASSES:
+        raise ServiceError("invalid_message_class", _("Unknown message class “%(c)s”.") % {"c": message_class})
+    return message_class
+
+
+# --- The ledger contract messaging calls --------------------------------------------------------
+
+
+def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]]) -> Decimal:
+    """Reserve reserve_price × segments for each (message_id, segments, message_class).
+
+    All or nothing: when balance + credit limit does not cover the total, raises
+    PaymentRequired("insufficient_balance") (with `.shortfall`) and reserves nothing.
+    Messages already reserved are skipped. Returns the amount reserved now.
+    """
+    with transaction.atomic():
+        locked = _lock_accounts([tenant.pk])[tenant.pk]
+        prices = pricing.prices_in_force(tenant=tenant)
+        now = timezone.now()
+        seen: set[int] = set()
+        rows = []
+        for message_id, segments, message_class in items:
+            if message_id in seen:
+                continue
+            seen.add(message_id)
+            _check_class(message_class)
+            unit = prices.highest_price(message_class)
+            amount = money(unit if message_class == RICH else unit * max(int(segments), 0))
+            rows.append((tenant.pk, int(message_id), -amount, now, message_class, int(segments), None))
+        if not rows:
+            return ZERO
+        already = set(
+            LedgerEntry.objects.filter(
+                tenant_id=tenant.pk, kind=LedgerKind.RESERVE, message_id__in=[r[1] for r in rows]
+            ).values_list("message_id", flat=True)
+        )
+        rows = [r for r in rows if r[1] not in already]
+        needed = -sum((r[2] for r in rows), ZERO)
+        available = locked.balance + locked.credit_limit
+        if needed > available:
+            short = money(needed - available)
+            error = PaymentRequired(
+                "insufficient_balance",
+                _("Insufficient balance: ¥%(needed)s needed, ¥%(available)s available (short by ¥%(short)s).")
+                % {"needed": money(needed), "available": money(available), "short": short},
+            )
+            error.shortfall = short
+            raise error
+        inserted = _insert_entries(LedgerKind.RESERVE, rows)
+        total = sum((r[2] for r in inserted), ZERO)
+        _apply_to_accounts({tenant.pk: locked}, {tenant.pk: (total, -total)})
+        return -total
+
+
+def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:
+    return set(Statement.objects.filter(tenant_id__in=tenant_ids).values_list("tenant_id", "period"))
+
+
+def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> dict[int, Decimal]:
+    """Charge delivered messages at their graduated tier price and release their reserves.
+
+    items: (tenant_id, message_id, segments, message_class) or the same plus delivered_at
+    (aware datetime; decides the month and the tier position; default `at` or now). A capture
+    whose month already has a statement is booked in the current month instead.
+    Returns {message_id: amount charged} for the messages charged by this call.
+    """
+    now = timezone.now()
+    default_at = at or now
+    by_tenant: dict[int, dict[int, tuple]] = defaultdict(dict)
+    for item in items:
+        tenant_id, message_id, segments, message_class = item[:4]
+        delivered_at = item[4] if len(item) > 4 and item[4] is not None else default_at
+        _check_class(message_class)
+        by_tenant[int(tenant_id)].setdefault(int(message_id), (max(int(segments), 0), message_class, delivered_at))
+    if not by_tenant:
+        return {}
+    charged: dict[int, Decimal] = {}
+    with transaction.atomic():
+        locked = _lock_accounts(by_tenant)
+        tenants = Tenant.objects.in_bulk(list(by_tenant))
+        already = set(
+            LedgerEntry.objects.filter(
+                tenant_id__in=list(by_tenant),
+                kind=LedgerKind.CAPTURE,
+                message_id__in=[m for msgs in by_tenant.values() for m in msgs],
+            ).values_list("tenant_id", "message_id")
+        )
+        closed = _billing_months_closed(list(by_tenant))
+        # Work out each capture's month, then lock those months' counters.
+        plan: list[tuple[int, int, int, str, datetime, date]] = []
+        for tenant_id in sorted(by_tenant):
+            tenant = tenants[tenant_id]
+            for message_id, (segments, message_class, delivered_at) in sorted(
+                by_tenant[tenant_id].items(), key=lambda kv: (kv[1][2], kv[0])
+            ):
+                if (tenant_id, message_id) in already:
+                    continue
+                month = pricing.month_of(tenant, delivered_at)
+                if (tenant_id, month) in closed:
+                    delivered_at, month = now, pricing.month_of(tenant, now)
+                plan.append((tenant_id, message_id, segments, message_class, delivered_at, month))
+        counters = _lock_usage({(p[0], p[5]) for p in plan})
+        rows, prices_cache = [], {}
+        for tenant_id, message_id, segments, message_class, delivered_at, month in plan:
+            tenant = tenants[tenant_id]
+            day = pricing.local_date(tenant, delivered_at)
+            prices = prices_cache.get((tenant_id, day))
+            if prices is None:
+                prices = prices_cache[(tenant_id, day)] = pricing.prices_in_force(tenant=tenant, on=day)
+            parts = prices.price_segments(message_class, after=counters[(tenant_id, month)], segments=segments)
+            amount = money(sum((n * p for _, n, p in parts), ZERO))
+            if message_class != RICH:
+                counters[(tenant_id, month)] += segments
+            breakdown = json.dumps([[number, n, str(p)] for number, n, p in parts])
+            rows.append((tenant_id, message_id, -amount, delivered_at, message_class, segments, breakdown))
+        inserted = _insert_entries(LedgerKind.CAPTURE, rows)
+        inserted_keys = {(r[0], r[1]) for r in inserted}
+        usage_delta: dict[tuple[int, date], int] = defaultdict(int)
+        for tenant_id, message_id, segments, message_class, _at, month in plan:
+            if (tenant_id, message_id) in inserted_keys and message_class != RICH:
+                usage_delta[(tenant_id, month)] += segments
+        _bump_usage(usage_delta)
+        released = _release_reserves(sorted(inserted_keys), now)
+        deltas: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        for tenant_id, message_id, amount, _segments in inserted:
+            deltas[tenant_id][0] += amount
+            charged[message_id] = -amount
+        for tenant_id, _message_id, amount in released:
+            deltas[tenant_id][0] += amount
+            deltas[tenant_id][1] -= amount
+        _apply_to_accounts(locked, {t: (d[0], d[1]) for t, d in deltas.items()})
+    return charged
+
+
+def _lock_usage(keys: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
+    if not keys:
+        return {}
+    ordered = sorted(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO billing_monthlyusage (tenant_id, month, delivered_segments, created_at, updated_at)
+                SELECT t, m, 0, now(), now() FROM unnest(%s::bigint[], %s::date[]) AS u(t, m)
+                ON CONFLICT (tenant_id, month) DO NOTHING""",
+            [[k[0] for k in ordered], [k[1] for k in ordered]],
+        )
+        cursor.execute(
+            """SELECT u.tenant_id, u.month, u.delivered_segments FROM billing_monthlyusage u
+                JOIN unnest(%s::bigint[], %s::date[]) AS k(t, m) ON u.tenant_id = k.t AND u.month = k.m
+                ORDER BY u.tenant_id, u.month FOR UPDATE OF u""",
+            [[k[0] for k in ordered], [k[1] for k in ordered]],
+        )
+        return {(row[0], row[1]): row[2] for row in cursor.fetchall()}
+
+
+def _bump_usage(delta: dict[tuple[int, date], int]) -> None:
+    rows = [(k[0], k[1], n) for k, n in delta.items() if n]
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE billing_monthlyusage AS u SET delivered_segments = u.delivered_segments + v.n, updated_at = now()
+                FROM unnest(%s::bigint[], %s::date[], %s::bigint[]) AS v(t, m, n)
+                WHERE u.tenant_id = v.t AND u.month = v.m""",
+            [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+        )
+
+
+def ledger_release_batch(*, items: list[tuple[int, int]], at: datetime | None = None) -> Decimal:
+    """Give back the reserves of messages that failed, expired, were rejected or cancelled.
+    Idempotent; a message already captured (or released) is left alone. Returns the total released."""
+    pairs = sorted({(int(t), int(m)) for t, m in items})
+    if not pairs:
+        return ZERO
+    with transaction.atomic():
+        locked = _lock_accounts({p[0] for p in pairs})
+        released = _release_reserves(pairs, at or timezone.now())
+        deltas: dict[int, tuple[Decimal, Decimal]] = {}
+        for tenant_id, _message_id, amount in released:
+            balance, reserved = deltas.get(tenant_id, (ZERO, ZERO))
+            deltas[tenant_id] = (balance + amount, reserved - amount)
+        _apply_to_accounts(locked, deltas)
+    return sum((r[2] for r in released), ZERO)
+
+
+# --- Staff bookkeeping -------------------------------------------------------------------------
+
+
+def _require_staff(actor) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise Forbidden("staff_only", _("Only platform staff can do this."))
+
+
+def _amount(value, *, field: str = "amount", positive: bool = True) -> Decimal:
+    try:
+        amount = money(value)
+    except (ArithmeticError, TypeError, ValueError):
+        raise ServiceError("invalid_amount", _("Enter an amount in yuan."), field=field) from None
+    if positive and amount <= 0:
+        raise Unprocessable("invalid_amount", _("The amount must be greater than zero."), field=field)
+    if not positive and amount == 0:
+        raise Unprocessable("invalid_amount", _("The amount cannot be zero."), field=field)
+    if abs(amount) >= Decimal("1000000000"):
+        raise Unprocessable("invalid_amount", _("The amount is too large."), field=field)
+    return amount
+
+
+def _book(*, tenant, actor, kind: str, amount: Decimal, occurred_at=None, **fields) -> LedgerEntry:
+    locked = _lock_accounts([tenant.pk])
+    entry = LedgerEntry.objects.create(
+        tenant=tenant,
+        kind=kind,
+        amount=amount,
+        occurred_at=occurred_at or timezone.now(),
+        created_by=actor if getattr(actor, "pk", None) else None,
+        **fields,
+    )
+    _apply_to_accounts(locked, {tenant.pk: (amount, ZERO)})
+    return entry
+
+
+@transaction.atomic
+def account_top_up(*, tenant, actor, amount, reference: str, note: str = "") -> LedgerEntry:
+    """A bank transfer received (recorded by staff). The reference is the bank's, once per tenant."""
+    _require_staff(actor)
+    amount = _amount(amount)
+    reference = (reference or "").strip()
+    if not reference:
+        raise ServiceError("reference_required", _("Enter the bank transfer reference."), field="reference")
+    if len(reference) > 100:
+        raise ServiceError("too_long", _("At most %(count)d characters.") % {"count": 100}, field="reference")
+    if LedgerEntry.objects.for_tenant(tenant).filter(kind=LedgerKind.TOP_UP, reference=reference).exists():
+        raise Conflict(
+            "duplicate_reference",
+            _("A top-up with this bank reference is already recorded."),
+            field="reference",
+        )
+    entry = _book(tenant=tenant, actor=actor, kind=LedgerKind.TOP_UP, amount=amount, reference=reference, reason=note)
+    audit_record(tenant=tenant, actor=actor, action="billing.top_up", obj=entry, after=_entry_audit(entry))
+    return entry
+
+
+def _entry_audit(entry: LedgerEntry) -> dict:
+    return {"kind": entry.kind, "amount": str(entry.amount), "reference": entry.reference, "reason": entry.reason}
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("reason_required", _("Give a reason; it is shown on the statement."), field="reason")
+    if len(reason) > 300:
+        raise ServiceError("too_long", _("At most %(count)d characters.") % {"count": 300}, field="reason")
+    return reason
+
+
+@transaction.atomic
+def account_adjust(*, tenant, actor, amount, reason: str) -> LedgerEntry:
+    """A signed correction by staff (credit +, debit −), always with a reason."""
+    _require_staff(actor)
+    amount = _amount(amount, positive=False)
+    entry = _book(tenant=tenant, actor=actor, kind=LedgerKind.ADJUSTMENT, amount=amount, reason=_reason(reason))
+    audit_record(tenant=tenant, actor=actor, action="billing.adjust", obj=entry, after=_entry_audit(entry))
+    return entry
+
+
+@transaction.atomic
+def account_refund(*, tenant, actor, reason: str, amount=None, message_id: int | None = None) -> LedgerEntry:
+    """Money given back to the balance: for one charged message (at most its charge, once) or a
+    free amount (e.g. a complaint settled)."""
+    _require_staff(actor)
+    reason = _reason(reason)
+    if message_id is not None:
+        capture = LedgerEntry.objects.for_tenant(tenant).filter(kind=LedgerKind.CAPTURE, message_id=message_id).first()
+        if capture is None:
+            raise NotFound("not_charged", _("That message was not charged."), field="message_id")
+        charged = -capture.amount
+        amount = charged if amount in (None, "") else _amount(amount)
+        if amount > charged:
+            raise Unprocessable(
+                "refund_too_large", _("A refund cannot exceed the charge (¥%(c)s).") % {"c": charged}, field="amount"
+            )
+        if LedgerEntry.objects.for_tenant(tenant).filter(kind=LedgerKind.REFUND, message_id=message_id).exists():
+            raise Conflict("already_refunded", _("That message was already refunded."), field="message_id")
+    else:
+        amount = _amount(amount)
+    entry = _book(
+        tenant=tenant,
+        actor=actor,
+        kind=LedgerKind.REFUND,
+        amount=amount,
+        reason=reason,
+        message_id=message_id,
+    )
+    audit_record(tenant=tenant, actor=actor, action="billing.refund", obj=entry, after=_entry_audit(entry))
+    return entry
+
+
+@transaction.atomic
+def account_set_credit_limit(*, tenant, actor, credit_limit) -> Account:
+    _require_staff(actor)
+    try:
+        limit = money(credit_limit)
+    except (ArithmeticError, TypeError, ValueError):
+        raise ServiceError("invalid_amount", _("Enter an amount in yuan."), field="credit_limit") from None
+    if limit < 0:
+        raise Unprocessable("invalid_amount", _("The credit limit cannot be negative."), field="credit_limit")
+    _lock_accounts([tenant.pk])
+    account = Account.objects.for_tenant(tenant).get()
+    before = {"credit_limit": str(account.credit_limit)}
+    account.credit_limit = limit
+    account.save(update_fields=["credit_limit", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="billing.credit_limit",
+        obj=account,
+        before=before,
+        after={"credit_limit": str(limit)},
+    )
+    return account
+
+
+@transaction.atomic
+def account_set_threshold(*, tenant, actor, threshold) -> Account:
+    """Low-balance alert threshold (None turns the alert off). Tenants set it themselves."""
+    if threshold in (None, ""):
+        value = None
+    else:
+        try:
+            value = money(threshold)
+        except (ArithmeticError, TypeError, ValueError):
+            raise ServiceError("invalid_amount", _("Enter an amount in yuan."), field="threshold") from None
+        if value < 0:
+            raise Unprocessable("invalid_amount", _("The threshold cannot be negative."), field="threshold")
+    _lock_accounts([tenant.pk])
+    account = Account.objects.for_tenant(tenant).get()
+    before = {"low_balance_threshold": str(account.low_balance_threshold)}
+    account.low_balance_threshold = value
+    # Re-arm: the next dip below the new threshold sends a fresh alert.
+    account.low_balance_alerted_at = None
+    account.save(update_fields=["low_balance_threshold", "low_balance_alerted_at", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="billing.threshold",
+        obj=account,
+        before=before,
+        after={"low_balance_threshold": str(value)},
+    )
+    return account
+
+
+# --- Plans -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def price_plan_create(
+    *,
+    actor,
+    name: str,
+    tiers: dict[str, list[tuple[int, int | None, Decimal]]],
+    description: str = "",
+    rich_message_price=ZERO,
+    monthly_fee=ZERO,
+    monthly_minimum=ZERO,
+) -> PricePlan:
+    """tiers: {"" (every class) | message class: [(first, last|None, unit price), ...]}.
+    Every table must start at 1, have no gaps or overlaps and end open."""
+    _require_staff(actor)
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("required", _("This field is required."), field="name")
+    if PricePlan.objects.filter(name=name).exists():
+        raise Conflict("duplicate_name", _("A plan with this name exists."), field="name")
+    if "" not in tiers:
+        raise Unprocessable(
+            "invalid_tiers", _("The plan needs a general price table (for every class)."), field="tiers"
+        )
+    problems = []
+    for message_class, bands in tiers.items():
+        if message_class and message_class not in MessageClass.values:
+            problems.append(_("Unknown message class “%(c)s”.") % {"c": message_class})
+            continue
+        label = MessageClass(message_class).label if message_class else _("all classes")
+        problems += [f"{label}: {p}" for p in pricing.validate_bands(bands)]
+    if problems:
+        raise Unprocessable("invalid_tiers", problems[0], fields={"tiers": problems})
+    fees = {}
+    for field, value in (
+        ("rich_message_price", rich_message_price),
+        ("monthly_fee", monthly_fee),
+        ("monthly_minimum", monthly_minimum),
+    ):
+        try:
+            fees[field] = money(value or 0)
+        except (ArithmeticError, TypeError, ValueError):
+            raise ServiceError("invalid_amount", _("Enter an amount in yuan."), field=field) from None
+        if fees[field] < 0:
+            raise Unprocessable("invalid_amount", _("Amounts cannot be negative."), field=field)
+    plan = PricePlan.objects.create(name=name, description=description, created_by=actor, **fees)
+    PriceTier.objects.bulk_create(
+        PriceTier(plan=plan, message_class=mc, first_segment=first, last_segment=last, unit_price=money(price))
+        for mc, bands in tiers.items()
+        for first, last, price in bands
+    )
+    audit_record(
+        tenant=None,
+        actor=actor,
+        action="billing.plan_create",
+        obj=plan,
+        after={"name": name, **{k: str(v) for k, v in fees.items()}},
+    )
+    return plan
+
+
+@transaction.atomic
+def plan_assign(*, tenant, actor, plan: PricePlan, starts_on: date, note: str = "") -> PlanAssignment:
+    """The tenant uses `plan` from `starts_on` (its local date). A month that already has a
+    statement cannot be repriced: starting on or before it is refused."""
+    _require_staff(actor)
+    first = starts_on.replace(day=1)
+    invoiced = Statement.objects.for_tenant(tenant).filter(period__gte=first).order_by("-period").first()
+    if invoiced is not None:
+        raise Conflict(
+            "month_already_invoiced",
+            _("%(month)s already has a statement; a plan can start only after it.")
+            % {"month": invoiced.period.strftime("%Y-%m")},
+            field="starts_on",
+        )
+    assignment, _created = PlanAssignment.objects.update_or_create(
+        tenant=tenant, starts_on=starts_on, defaults={"plan": plan, "assigned_by": actor, "note": note[:200]}
+    )
+    audit_record(
+        tenant=tenant,
+        actor=actor,
+        action="billing.plan_assign",
+        obj=assignment,
+        after={"plan": plan.name, "starts_on": starts_on.isoformat()},
+    )
+    return assignment
+
+
+# --- Statements --------------------------------------------------------------------------------
+
+
+def _month(year: int, month: int) -> date:
+    try:
+        return date(int(year), int(month), 1)
+    except (TypeError, ValueError):
+        raise ServiceError("invalid_month", _("Not a valid month."), field="month") from None
+
+
+def _book_monthly_fee(*, tenant, first: date, start: datetime, end: datetime) -> None:
+    """The plan's monthly fee and any shortfall against its monthly minimum, booked once."""
+    prices = pricing.prices_in_force(tenant=tenant, on=pricing.next_month(first) - timedelta(days=1))
+    if not prices.monthly_fee and not prices.monthly_minimum:
+        return
+    if LedgerEntry.objects.for_tenant(tenant).filter(kind=LedgerKind.FEE, period=first).exists():
+        return
+    charges = -(
+        LedgerEntry.objects.for_tenant(tenant)
+        .filter(kind=LedgerKind.CAPTURE, occurred_at__gte=start, occurred_at__lt=end)
+        .aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    minimum_top = max(prices.monthly_minimum - charges, ZERO)
+    fee = money(prices.monthly_fee + minimum_top)
+    if fee <= 0:
+        return
+    parts = []
+    if prices.monthly_fee:
+        parts.append(_("monthly fee ¥%(a)s") % {"a": money(prices.monthly_fee)})
+    if minimum_top:
+        parts.append(_("minimum spend top-up ¥%(a)s") % {"a": money(minimum_top)})
+    _book(
+        tenant=tenant,
+        actor=None,
+        kind=LedgerKind.FEE,
+        amount=-fee,
+        occurred_at=end - timedelta(microseconds=1),
+        period=first,
+        reason="; ".join(parts),
+    )
+
+
+@transaction.atomic
+def statement_generate(*, tenant, year: int, month: int, actor=None) -> Statement:
+    """Build (or rebuild) the statement of a closed tenant-local month, with its PDF.
+    Regenerating keeps the same row and bumps `revision`."""
+    from billing import selectors
+
+    first = _month(year, month)
+    start, end = pricing.month_bounds(tenant, first)
+    if end > timezone.now():
+        raise Unprocessable("month_not_closed", _("A statement can be made only once the month is over."))
+    _book_monthly_fee(tenant=tenant, first=first, start=start, end=end)
+    summary = selectors.month_summary(tenant=tenant, first=first)
+    statement = Statement.objects.for_tenant(tenant).select_for_update().filter(period=first).first()
+    values = {
+        "opening_balance": summary.opening_balance,
+        "closing_balance": summary.closing_balance,
+        "charges_total": summary.charges_total,
+        "top_ups_total": summary.top_ups_total,
+        "refunds_total": summary.refunds_total,
+        "adjustments_total": summary.adjustments_total,
+        "fees_total": summary.fees_total,
+        "reserved_change": summary.reserved_change,
+        "segments_total": summary.segments_total,
+        "messages_total": summary.messages_total,
+        "lines": summary.lines,
+        "details": summary.details,
+        "generated_at": timezone.now(),
+        "generated_by": actor if getattr(actor, "pk", None) else None,
+    }
+    if statement is None:
+        statement = Statement(tenant=tenant, period=first, revision=1, **values)
+    else:
+        for key, value in values.items():
+            setattr(statement, key, value)
+        statement.revision += 1
+    statement.pdf = render_statement_pdf(statement=statement, tenant=tenant)
+    statement.save()
+    if actor is not None:
+        audit_record(
+            tenant=tenant,
+            actor=actor,
+            action="billing.statement_generate",
+            obj=statement,
+            after={"period": first.isoformat(), "revision": statement.revision},
+        )
+    return statement
+
+
+def render_statement_pdf(*, statement: Statement, tenant) -> bytes:
+    from smsportal.pdf import render_pdf
+
+    return render_pdf("billing/statement_pdf.html", {"statement": statement, "tenant": tenant})
+
+
+def statement_email(*, statement: Statement) -> int:
+    """Email the statement PDF to the tenant's finance members and owners. Returns recipients."""
+    from django.conf import settings
+    from django.core.mail import EmailMessage
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from billing.selectors import billing_recipients
+
+    tenant = statement.tenant
+    recipients = billing_recipients(tenant=tenant)
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("%(tenant)s statement for %(month)s") % {
+            "tenant": tenant.name,
+            "month": statement.period.strftime("%Y-%m"),
+        }
+        body = render_to_string(
+            "billing/email/statement.txt",
+            {"statement": statement, "tenant": tenant, "site_url": getattr(settings, "SITE_URL", "")},
+        )
+    email = EmailMessage(subject=subject, body=body, to=recipients)
+    email.attach(f"statement-{statement.period:%Y-%m}.pdf", bytes(statement.pdf), "application/pdf")
+    email.send()
+    Statement.objects.filter(pk=statement.pk).update(emailed_at=timezone.now())
+    return len(recipients)
+
+
+def statements_monthly_run(*, now: datetime | None = None) -> int:
+    """For each active tenant whose previous local month is over and has no statement yet:
+    generate it and email it. Idempotent (safe to run every day). Returns statements made."""
+    now = now or timezone.now()
+    made = 0
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("pk"):
+        this_month = pricing.month_of(tenant, now)
+        previous = (this_month - timedelta(days=1)).replace(day=1)
+        if Statement.objects.for_tenant(tenant).filter(period=previous).exists():
+            continue
+        if tenant.created_at >= pricing.month_bounds(tenant, previous)[1]:
+            continue  # the tenant did not exist yet that month
+        statement = statement_generate(tenant=tenant, year=previous.year, month=previous.month)
+        statement_email(statement=statement)
+        made += 1
+    return made
+
+
+def low_balance_alert_send(*, tenant) -> int:
+    """Email owners and finance members that the balance is below their threshold."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from billing.selectors import billing_recipients
+
+    account = Account.objects.for_tenant(tenant).first()
+    if account is None or not account.is_low:
+        return 0
+    recipients = billing_recipients(tenant=tenant)
+    if not recipients:
+        return 0
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Low balance: %(tenant)s has ¥%(balance)s left") % {
+            "tenant": tenant.name,
+            "balance": account.balance,
+        }
+        body = render_to_string(
+            "billing/email/low_balance.txt",
+            {"tenant": tenant, "account": account, "site_url": getattr(settings, "SITE_URL", "")},
+        )
+    send_mail(subject, body, None, recipients)
+    return len(recipients)
