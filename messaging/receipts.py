@@ -1,0 +1,180 @@
+"""Receipts: stored raw as they arrive, applied to messages in batches.
+
+`receipts_apply_batch` claims up to N unapplied raw receipts and applies them with ONE
+`UPDATE messaging_message … FROM (aggregate of the batch)` statement:
+  - idempotent: parts are OR-ed into bit masks, so a duplicate changes nothing;
+  - a final status never moves backwards: rows already delivered/failed/expired/rejected
+    are not touched (a late or contradicting receipt is only kept raw);
+  - multipart messages settle as a whole: delivered when every part is, failed as soon as
+    any part failed; a receipt without a part index speaks for the whole message;
+  - out of order is harmless, even a receipt that arrives before we recorded the submit.
+Then, in the same transaction, billing captures the delivered and releases the failed, and
+channel counters are bumped; status-change listeners are told after commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from messaging import events, money
+from messaging.adapters.base import ReceiptReport
+from messaging.dispatch import channel_minutes_add
+
+APPLY_BATCH = 5000
+
+
+def receipts_store(*, channel, reports: Iterable[ReceiptReport], now=None) -> int:
+    """Store receipts exactly as received (COPY); they are applied later in batches."""
+    now = now or timezone.now()
+    reports = list(reports)
+    if not reports:
+        return 0
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(
+            "COPY messaging_receiptraw (channel_id, message_id, channel_ref, part_index, delivered, raw_status,"
+            " failure_reason, reported_at, received_at, outcome, payload) FROM STDIN"
+        ) as copy,
+    ):
+        for r in reports:
+            copy.write_row(
+                (
+                    channel.pk,
+                    r.message_id,
+                    r.channel_ref or "",
+                    r.part_index,
+                    r.delivered,
+                    (r.raw_status or "")[:64],
+                    r.failure_reason or "",
+                    r.reported_at or now,
+                    now,
+                    "",
+                    json.dumps(r.payload or {}),
+                )
+            )
+    return len(reports)
+
+
+APPLY_SQL = """
+WITH batch AS (
+    UPDATE messaging_receiptraw r SET applied_at = %(now)s
+    WHERE r.id IN (SELECT id FROM messaging_receiptraw WHERE applied_at IS NULL
+                   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING r.id, r.channel_id, r.message_id, r.channel_ref, r.part_index, r.delivered, r.raw_status,
+              r.failure_reason, r.reported_at
+), resolved AS (
+    SELECT b.*, coalesce(b.message_id, m.id) AS mid
+    FROM batch b
+    LEFT JOIN messaging_message m ON b.message_id IS NULL AND m.channel_id = b.channel_id
+         AND m.channel_ref = b.channel_ref AND b.channel_ref <> ''
+), agg AS (
+    SELECT mid,
+           bit_or(CASE WHEN delivered THEN (CASE WHEN part_index IS NULL THEN -1::bigint
+                  ELSE 1::bigint << least(part_index, 62) END) ELSE 0::bigint END) AS dmask,
+           bit_or(CASE WHEN NOT delivered THEN (CASE WHEN part_index IS NULL THEN -1::bigint
+                  ELSE 1::bigint << least(part_index, 62) END) ELSE 0::bigint END) AS fmask,
+           (array_agg(nullif(failure_reason, '') ORDER BY id) FILTER (WHERE NOT delivered))[1] AS reason,
+           (array_agg(raw_status ORDER BY delivered, id))[1] AS raw,
+           max(reported_at) AS reported_at,
+           (array_agg(channel_id ORDER BY id))[1] AS channel_id
+    FROM resolved WHERE mid IS NOT NULL GROUP BY mid
+), settled AS (
+    SELECT m.id,
+           m.parts_delivered_mask | agg.dmask AS dmask,
+           m.parts_failed_mask | agg.fmask AS fmask,
+           CASE WHEN (m.parts_failed_mask | agg.fmask) <> 0 THEN 'failed'
+                WHEN bit_count(((m.parts_delivered_mask | agg.dmask))::bit(64)) >= greatest(m.segments, 1)
+                     OR (m.parts_delivered_mask | agg.dmask) = -1 THEN 'delivered'
+                ELSE m.status END AS new_status,
+           agg.reason, agg.raw, agg.reported_at, agg.channel_id
+    FROM messaging_message m JOIN agg ON m.id = agg.mid
+    WHERE m.status NOT IN ('delivered', 'failed', 'expired', 'rejected')
+), upd AS (
+    UPDATE messaging_message m SET
+        parts_delivered_mask = s.dmask,
+        parts_failed_mask = s.fmask,
+        status = s.new_status,
+        failure_reason = CASE WHEN s.new_status = 'failed' THEN coalesce(s.reason, 'unknown') ELSE m.failure_reason END,
+        raw_status = left(s.raw, 64),
+        channel_id = coalesce(m.channel_id, s.channel_id),
+        done_at = CASE WHEN s.new_status IN ('delivered', 'failed') THEN greatest(s.reported_at, m.accepted_at)
+                       ELSE m.done_at END,
+        lease_until = CASE WHEN s.new_status IN ('delivered', 'failed') THEN NULL ELSE m.lease_until END,
+        updated_at = %(now)s
+    FROM settled s WHERE m.id = s.id
+    RETURNING m.id, m.tenant_id, m.status, m.failure_reason, m.segments, m.message_class, m.channel_id,
+              m.submitted_at, m.done_at
+)
+SELECT u.*, (SELECT count(*) FROM batch) FROM upd u
+UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM batch)
+"""
+
+
+def receipts_apply_batch(*, limit: int = APPLY_BATCH, now=None) -> int:
+    """Apply one batch of raw receipts; returns how many raw receipts were consumed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(APPLY_SQL, {"now": now, "limit": limit})
+            rows = cursor.fetchall()
+        consumed = rows[-1][-1] if rows else 0
+        finals = [r for r in rows if r[0] is not None and r[2] in ("delivered", "failed")]
+        _settle(finals, now=now)
+    return consumed
+
+
+def _settle(finals: list[tuple], *, now) -> None:
+    """Money, counters and events for messages that just reached a final status."""
+    if not finals:
+        return
+    captures, releases, counters = [], [], []
+    changes: events.StatusChanges = {}
+    for message_id, tenant_id, status, reason, segments, message_class, channel_id, submitted_at, done_at, *_ in finals:
+        if status == "delivered":
+            captures.append((tenant_id, message_id, segments, message_class))
+        else:
+            releases.append((tenant_id, message_id))
+        changes.setdefault(tenant_id, []).append((message_id, status, reason or ""))
+        if channel_id:
+            counts = {"delivered": 1} if status == "delivered" else {status: 1}
+            if status == "delivered" and submitted_at and done_at:
+                counts["latency_ms_sum"] = max(0, int((done_at - submitted_at).total_seconds() * 1000))
+                counts["latency_count"] = 1
+            counters.append((channel_id, now, counts))
+    money.capture(captures)
+    money.release(releases)
+    channel_minutes_add(counters)
+    transaction.on_commit(lambda: events.emit_status_changes(changes))
+
+
+def messages_expire(*, now=None, limit: int = 5000) -> int:
+    """Submitted messages with no receipt within their channel's timeout become `expired`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE messaging_message m SET status = 'expired', failure_reason = 'expired', done_at = %(now)s,
+                    updated_at = %(now)s
+                WHERE m.id IN (
+                    SELECT m2.id FROM messaging_message m2 JOIN messaging_channel c ON c.id = m2.channel_id
+                    WHERE m2.status = 'submitted'
+                      AND m2.submitted_at < %(now)s - c.receipt_timeout_seconds * interval '1 second'
+                    LIMIT %(limit)s FOR UPDATE OF m2 SKIP LOCKED)
+                RETURNING m.id, m.tenant_id, m.status, m.failure_reason, m.segments, m.message_class, m.channel_id,
+                          m.submitted_at, m.done_at
+                """,
+                {"now": now, "limit": limit},
+            )
+            rows = cursor.fetchall()
+        _settle(rows, now=now)
+    return len(rows)
+
+
+def receipts_timeout_default() -> timedelta:
+    return timedelta(minutes=10)

@@ -1,0 +1,418 @@
+"""Writes of the messaging app: accepting messages (the one accept path), inbound replies,
+channels. Dispatch, receipts and recovery live in dispatch.py / receipts.py."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from compliance.audit import audit_record
+from messaging import money
+from messaging.adapters.base import is_secret_key, mask_secrets
+from messaging.models import PRIORITY_BY_CLASS, Channel, InboundMessage, Lane, Message, lane_for
+from smsportal.enums import FailureReason, MessageStatus
+from smsportal.errors import Forbidden, ServiceError, Unprocessable
+from smsportal.numbers import InvalidNumber, normalize
+
+logger = logging.getLogger(__name__)
+
+INSERT_CHUNK = 2000
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+
+
+@dataclass
+class AcceptResult:
+    """One recipient's outcome. `message_id` is None only for input errors (bad variables),
+    which are not stored; refused numbers are stored as `rejected` messages."""
+
+    index: int
+    number: str
+    status: str  # queued / rejected / invalid
+    message_id: int | None = None
+    reason: str = ""
+    detail: str = ""
+    segments: int = 0
+    estimated_price: Decimal | None = None
+    fields: dict | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["estimated_price"] = str(self.estimated_price) if self.estimated_price is not None else None
+        return data
+
+
+def _check_send_at(send_at: datetime | None, now: datetime) -> datetime | None:
+    if send_at is None:
+        return None
+    if timezone.is_naive(send_at):
+        raise Unprocessable("invalid_send_at", _("send_at needs a time zone offset."), field="send_at")
+    if send_at <= now:
+        return None  # a time already past means now
+    if send_at > now + MAX_SCHEDULE_AHEAD:
+        raise Unprocessable("invalid_send_at", _("send_at may be at most 30 days ahead."), field="send_at")
+    return send_at
+
+
+def message_accept_batch(
+    *,
+    tenant,
+    actor,
+    template_id,
+    recipients: list[dict],
+    client_ref: str | None = None,
+    send_at: datetime | None = None,
+    campaign_id: int | None = None,
+) -> list[AcceptResult]:
+    """The one accept path (API, portal test sends, campaign fan-out), in one transaction.
+
+    recipients: [{"number": str, "variables": dict, "client_ref": str (optional)}].
+    Gates in order: template approved → variables → number → suppression/consent →
+    frequency caps → balance reserved (all or nothing: raises PaymentRequired). Good
+    recipients become `queued` rows; refused numbers become `rejected` rows with their reason;
+    recipients with bad variables are only reported (field errors), never stored.
+    """
+    from templates.rendering import fill_body, signature_prefix, validate_variables
+    from templates.segments import count_segments
+    from templates.selectors import template_for_sending
+
+    if not tenant.is_active:
+        raise Forbidden("tenant_suspended", _("This account is suspended."))
+    if not recipients:
+        raise Unprocessable("no_recipients", _("Give at least one recipient."), field="recipients")
+    now = timezone.now()
+    send_at = _check_send_at(send_at, now)
+    version = template_for_sending(tenant=tenant, template_id=template_id)
+    template = version.template
+    message_class = template.kind
+    prefix = signature_prefix(template.signature.name)
+    lane = lane_for(message_class)
+    priority = PRIORITY_BY_CLASS.get(message_class, 5)
+
+    results: list[AcceptResult] = []
+    rows: list[Message] = []
+    for index, recipient in enumerate(recipients):
+        raw_number = str((recipient or {}).get("number", "") or "")
+        variables = (recipient or {}).get("variables") or {}
+        errors = validate_variables(version=version, variables=variables)
+        if errors:
+            results.append(
+                AcceptResult(
+                    index,
+                    raw_number,
+                    "invalid",
+                    reason="invalid_variables",
+                    detail=_("Some variables are missing or invalid."),
+                    fields=errors,
+                )
+            )
+            continue
+        body = prefix + fill_body(version.body, variables)
+        segments = count_segments(body).segments
+        ref = str(recipient.get("client_ref") or client_ref or "")[:100]
+        try:
+            number = normalize(raw_number)
+        except InvalidNumber as error:
+            results.append(
+                AcceptResult(
+                    index,
+                    raw_number,
+                    MessageStatus.REJECTED,
+                    reason=FailureReason.INVALID_NUMBER,
+                    detail=str(error.message),
+                    segments=segments,
+                )
+            )
+            rows.append(
+                Message(
+                    tenant=tenant,
+                    number=raw_number[:20],
+                    carrier="unknown",
+                    message_class=message_class,
+                    lane=lane,
+                    priority=priority,
+                    template=template,
+                    template_version=version,
+                    body=body,
+                    segments=segments,
+                    status=MessageStatus.REJECTED,
+                    failure_reason=FailureReason.INVALID_NUMBER,
+                    failure_detail=str(error.message),
+                    client_ref=ref,
+                    campaign_id=campaign_id,
+                    accepted_at=now,
+                    done_at=now,
+                )
+            )
+            continue
+        results.append(AcceptResult(index, number.e164, MessageStatus.QUEUED, segments=segments))
+        rows.append(
+            Message(
+                tenant=tenant,
+                number=number.e164,
+                carrier=number.carrier,
+                province=number.province,
+                message_class=message_class,
+                lane=lane,
+                priority=priority,
+                template=template,
+                template_version=version,
+                body=body,
+                segments=segments,
+                status=MessageStatus.QUEUED,
+                client_ref=ref,
+                campaign_id=campaign_id,
+                accepted_at=now,
+                send_at=send_at,
+            )
+        )
+
+    queued_rows = [m for m in rows if m.status == MessageStatus.QUEUED]
+    numbers = list(dict.fromkeys(m.number for m in queued_rows))
+    refused: dict[str, str] = {}
+    if numbers:
+        from compliance import gates
+
+        refused.update(gates.blocked_numbers(tenant=tenant, numbers=numbers, message_class=message_class))
+        capped_check = getattr(gates, "frequency_capped", None)
+        if capped_check is not None:
+            free = [n for n in numbers if n not in refused]
+            if free:
+                capped = capped_check(
+                    tenant=tenant, numbers=free, message_class=message_class, template_id=template.pk, now=now
+                )
+                refused.update(dict.fromkeys(capped, FailureReason.RATE_LIMITED.value))
+    if refused:
+        for message in queued_rows:
+            reason = refused.get(message.number)
+            if reason:
+                message.status, message.failure_reason, message.done_at = MessageStatus.REJECTED, reason, now
+        by_number = refused
+        for result in results:
+            if result.status == MessageStatus.QUEUED and result.number in by_number:
+                result.status, result.reason = MessageStatus.REJECTED, by_number[result.number]
+
+    price_cache: dict[int, Decimal] = {}
+
+    def estimated(segments: int) -> Decimal:
+        if segments not in price_cache:
+            from billing.pricing import estimate
+
+            price_cache[segments] = estimate(tenant=tenant, message_class=message_class, segments=segments)
+        return price_cache[segments]
+
+    with transaction.atomic():
+        for start in range(0, len(rows), INSERT_CHUNK):
+            Message.objects.bulk_create(rows[start : start + INSERT_CHUNK])
+        money.reserve(
+            tenant=tenant,
+            items=[(m.pk, m.segments, message_class) for m in rows if m.status == MessageStatus.QUEUED],
+        )
+        if lane == Lane.URGENT and send_at is None and any(m.status == MessageStatus.QUEUED for m in rows):
+            transaction.on_commit(lane_wake_urgent)
+    stored = iter(rows)
+    for result in results:
+        if result.status == "invalid":
+            continue
+        message = next(stored)
+        result.message_id = message.pk
+        if result.status == MessageStatus.QUEUED:
+            result.estimated_price = estimated(result.segments)
+        elif not result.detail:
+            result.detail = str(FailureReason(result.reason).label) if result.reason in FailureReason.values else ""
+    return results
+
+
+def lane_wake_urgent() -> None:
+    """Runs after commit: one drain pass on the urgent cluster, so a code never waits for a poll."""
+    try:
+        from django_q.tasks import async_task
+
+        async_task("messaging.tasks.lane_kick", "urgent", cluster="urgent")
+    except Exception:  # the schedule-driven loop still drains the lane; never fail an accepted send
+        logger.exception("could not wake the urgent lane")
+
+
+def message_send_test(*, tenant, actor, template_id, number: str, variables: dict) -> AcceptResult:
+    """The portal's "send a test message": one recipient through the normal accept path;
+    bad variables raise like the API does."""
+    result = message_accept_batch(
+        tenant=tenant,
+        actor=actor,
+        template_id=template_id,
+        recipients=[{"number": number, "variables": variables}],
+        client_ref="portal-test",
+    )[0]
+    if result.status == "invalid":
+        raise ServiceError("invalid_variables", result.detail, fields=result.fields, status=422)
+    return result
+
+
+# --- Inbound replies -------------------------------------------------------------------
+
+
+def inbound_receive_batch(rows: list[dict]) -> list[InboundMessage]:
+    """Store replies (MO) and hand each to compliance (opt-outs). Each row: channel_id,
+    number, text, received_at, and tenant_id / in_reply_to_id when the channel knows them;
+    otherwise the tenant is the one that last sent to that number on that channel."""
+    from compliance.services import inbound_reply_handle
+    from tenants.models import Tenant
+
+    stored = []
+    for row in rows:
+        tenant_id, in_reply_to = row.get("tenant_id"), row.get("in_reply_to_id")
+        if not tenant_id:
+            last = (
+                Message.objects.filter(channel_id=row.get("channel_id"), number=row["number"])
+                .order_by("-id")
+                .values_list("tenant_id", "id")
+                .first()
+            )
+            if last is None:
+                logger.info("reply from an unknown sender on channel %s dropped", row.get("channel_id"))
+                continue
+            tenant_id, in_reply_to = last
+        tenant = Tenant.objects.get(pk=tenant_id)
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                tenant=tenant,
+                channel_id=row.get("channel_id"),
+                number=row["number"],
+                text=row["text"],
+                extension=row.get("extension", ""),
+                received_at=row.get("received_at") or timezone.now(),
+                in_reply_to_id=in_reply_to,
+            )
+            channel_name = Channel.objects.filter(pk=row.get("channel_id")).values_list("name", flat=True).first()
+            opted_out = inbound_reply_handle(
+                tenant=tenant,
+                number=inbound.number,
+                text=inbound.text,
+                received_at=inbound.received_at,
+                channel_label=channel_name or "",
+            )
+            if opted_out:
+                InboundMessage.objects.filter(pk=inbound.pk).update(is_opt_out=True)
+                inbound.is_opt_out = True
+        stored.append(inbound)
+    return stored
+
+
+# --- Channels (platform staff) -----------------------------------------------------------
+
+CHANNEL_FIELDS = (
+    "name",
+    "adapter",
+    "carriers",
+    "provinces",
+    "message_classes",
+    "rate_limit",
+    "batch_size",
+    "cost_per_message",
+    "weight",
+    "receipt_timeout_seconds",
+    "enabled",
+)
+
+
+def _require_staff(actor) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise Forbidden("staff_only", _("Only platform staff may change channels."))
+
+
+def merge_settings(current: dict, submitted: dict) -> dict:
+    """Secrets are write-only: a secret left blank or submitted still masked keeps its value."""
+    merged = {}
+    masked_current = mask_secrets(current)
+    for key, value in (submitted or {}).items():
+        if is_secret_key(key) and key in current and (value in ("", None) or value == masked_current.get(key)):
+            merged[key] = current[key]
+        else:
+            merged[key] = value
+    return merged
+
+
+def _channel_snapshot(channel: Channel) -> dict:
+    data = {f: getattr(channel, f) for f in CHANNEL_FIELDS}
+    data["cost_per_message"] = str(data["cost_per_message"])
+    data["settings"] = mask_secrets(channel.settings)
+    return data
+
+
+def channel_save(
+    *, actor, channel: Channel | None = None, values: dict, settings: dict | None = None, ip_address: str | None = None
+) -> Channel:
+    _require_staff(actor)
+    with transaction.atomic():
+        before = _channel_snapshot(channel) if channel and channel.pk else None
+        channel = channel or Channel()
+        for field in CHANNEL_FIELDS:
+            if field in values:
+                setattr(channel, field, values[field])
+        if settings is not None:
+            channel.settings = merge_settings(channel.settings or {}, settings)
+        channel.save()
+        audit_record(
+            tenant=None,
+            actor=actor,
+            action="channel.saved",
+            obj=channel,
+            before=before,
+            after=_channel_snapshot(channel),
+            ip_address=ip_address,
+        )
+    return channel
+
+
+def channel_set_enabled(*, actor, channel: Channel, enabled: bool, ip_address: str | None = None) -> Channel:
+    _require_staff(actor)
+    with transaction.atomic():
+        Channel.objects.filter(pk=channel.pk).update(enabled=enabled, updated_at=timezone.now())
+        channel.enabled = enabled
+        audit_record(
+            tenant=None,
+            actor=actor,
+            action="channel.enabled" if enabled else "channel.disabled",
+            obj=channel,
+            ip_address=ip_address,
+        )
+    return channel
+
+
+def channel_pins_set(*, actor, channel: Channel, tenants, ip_address: str | None = None) -> Channel:
+    _require_staff(actor)
+    with transaction.atomic():
+        before = sorted(channel.pinned_tenants.values_list("pk", flat=True))
+        channel.pinned_tenants.set(tenants)
+        after = sorted(channel.pinned_tenants.values_list("pk", flat=True))
+        audit_record(
+            tenant=None,
+            actor=actor,
+            action="channel.pins_set",
+            obj=channel,
+            before={"tenants": before},
+            after={"tenants": after},
+            ip_address=ip_address,
+        )
+    return channel
+
+
+def channel_breaker_reset(*, actor, channel: Channel, ip_address: str | None = None) -> Channel:
+    from messaging import breaker
+
+    _require_staff(actor)
+    with transaction.atomic():
+        breaker.breaker_reset(channel)
+        audit_record(tenant=None, actor=actor, action="channel.breaker_reset", obj=channel, ip_address=ip_address)
+    return channel
+
+
+def queue_depths() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lane, count(*) FROM messaging_message WHERE status = 'queued' GROUP BY lane")
+        return dict(cursor.fetchall())

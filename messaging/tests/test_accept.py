@@ -1,0 +1,102 @@
+from decimal import Decimal
+
+import pytest
+
+from billing.selectors import account_balance
+from messaging.models import Message
+from messaging.services import message_accept_batch
+from smsportal.enums import FailureReason, MessageStatus
+from smsportal.errors import NotFound, PaymentRequired, ServiceError
+from smsportal.factories.compliance import SuppressionFactory
+from smsportal.factories.messaging import ready_to_send
+from smsportal.factories.tenants import TenantFactory
+
+
+def accept(tenant, member, template, recipients, **kw):
+    return message_accept_batch(tenant=tenant, actor=member.user, template_id=template.pk, recipients=recipients, **kw)
+
+
+def test_good_numbers_are_queued_with_body_segments_and_reservation(tenant, member, code_template):
+    before = account_balance(tenant=tenant)
+    results = accept(tenant, member, code_template, [{"number": "13800138000", "variables": {"code": "123456"}}])
+    [result] = results
+    assert result.status == "queued" and result.message_id and result.segments == 1
+    assert result.estimated_price > 0
+    message = Message.objects.get(pk=result.message_id)
+    assert message.number == "+8613800138000" and message.carrier == "mobile" and message.province
+    assert message.lane == "urgent" and message.template_id == code_template.pk
+    assert message.body.startswith("【") and "123456" in message.body
+    assert account_balance(tenant=tenant) < before
+
+
+def test_bad_recipients_listed_good_ones_accepted(tenant, member, code_template):
+    SuppressionFactory(tenant=tenant, number="+8613900139000", scope="all")
+    results = accept(
+        tenant,
+        member,
+        code_template,
+        [
+            {"number": "13800138000", "variables": {"code": "123456"}},
+            {"number": "12345", "variables": {"code": "123456"}},
+            {"number": "13900139000", "variables": {"code": "123456"}},
+            {"number": "13700137000", "variables": {}},
+        ],
+    )
+    assert [r.status for r in results] == ["queued", "rejected", "rejected", "invalid"]
+    assert results[1].reason == FailureReason.INVALID_NUMBER
+    assert results[2].reason == FailureReason.SUPPRESSED
+    assert "code" in results[3].fields and results[3].message_id is None
+    stored = dict(Message.objects.for_tenant(tenant).values_list("number", "status"))
+    assert stored["+8613900139000"] == MessageStatus.REJECTED
+    assert len(stored) == 3
+
+
+def test_marketing_without_consent_is_rejected(tenant, member, marketing_template):
+    [result] = accept(tenant, member, marketing_template, [{"number": "13800138000", "variables": {}}])
+    assert result.status == "rejected" and result.reason == FailureReason.NO_CONSENT
+
+
+def test_insufficient_balance_reserves_nothing_and_stores_nothing(tenant, member):
+    template = ready_to_send(tenant, balance="")
+    with pytest.raises(PaymentRequired):
+        accept(tenant, member, template, [{"number": "13800138000", "variables": {"code": "1234"}}])
+    assert not Message.objects.for_tenant(tenant).exists()
+    assert account_balance(tenant=tenant) == Decimal("0")
+
+
+def test_another_tenants_template_is_not_found(tenant, member):
+    other = TenantFactory()
+    template = ready_to_send(other)
+    with pytest.raises(NotFound):
+        accept(tenant, member, template, [{"number": "13800138000", "variables": {"code": "1234"}}])
+
+
+def test_send_at_must_be_aware_and_within_a_month(tenant, member, code_template):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    with pytest.raises(ServiceError) as error:
+        accept(
+            tenant,
+            member,
+            code_template,
+            [{"number": "13800138000", "variables": {"code": "123456"}}],
+            send_at=datetime(2030, 1, 1),
+        )
+    assert error.value.code == "invalid_send_at"
+    later = timezone.now() + timedelta(hours=2)
+    [result] = accept(
+        tenant, member, code_template, [{"number": "13800138000", "variables": {"code": "123456"}}], send_at=later
+    )
+    assert Message.objects.get(pk=result.message_id).send_at == later
+
+
+def test_urgent_accept_wakes_the_urgent_lane_after_commit(
+    tenant, member, code_template, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accept(tenant, member, code_template, [{"number": "13800138000", "variables": {"code": "123456"}}])
+    assert OrmQ.objects.filter(key="urgent").count() == 1

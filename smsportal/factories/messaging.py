@@ -1,0 +1,68 @@
+"""Factories for the messaging app: channels, messages, a ready-to-send set-up."""
+
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+
+from messaging.models import Channel, Message, lane_for
+from smsportal.enums import Carrier, MessageClass, MessageStatus
+
+ALL_CARRIERS = [Carrier.MOBILE, Carrier.UNICOM, Carrier.TELECOM, Carrier.BROADNET]
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Channel
+
+    name = factory.Sequence(lambda n: f"sim-channel-{n}")
+    adapter = Channel.Adapter.SIMULATED
+    carriers = factory.LazyFunction(lambda: [str(c) for c in ALL_CARRIERS])
+    provinces = factory.LazyFunction(list)
+    message_classes = factory.LazyFunction(lambda: list(MessageClass.values))
+    rate_limit = 100000
+    batch_size = 500
+    weight = 100
+    receipt_timeout_seconds = 600
+    # Quiet by default: no random failures, duplicates or lost receipts unless a test asks.
+    settings = factory.LazyFunction(
+        lambda: {
+            "seed": 7,
+            "failure_scale": 0,
+            "duplicate_rate": 0,
+            "lost_rate": 0,
+            "reply_rate": 0,
+            "latency_median_ms": 1,
+        }
+    )
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    tenant = factory.SubFactory("smsportal.factories.tenants.TenantFactory")
+    number = factory.Sequence(lambda n: f"+86138{n % 100000000:08d}")
+    carrier = Carrier.MOBILE
+    province = "北京市"
+    message_class = MessageClass.NOTIFICATION
+    lane = factory.LazyAttribute(lambda o: lane_for(o.message_class))
+    priority = 5
+    body = "【测试】您的订单已发货。"
+    segments = 1
+    status = MessageStatus.QUEUED
+    accepted_at = factory.LazyFunction(timezone.now)
+
+
+def ready_to_send(tenant, *, kind=MessageClass.VERIFICATION, balance="1000", body=None, variables=None):
+    """An approved template, money on the account; returns the template."""
+    from smsportal.factories.billing import fund
+    from smsportal.factories.templates import approved_template
+
+    if balance:
+        fund(tenant, balance)
+    kwargs = {}
+    if body is not None:
+        kwargs["body"] = body
+        kwargs["variables"] = variables or []
+    return approved_template(tenant=tenant, kind=kind, **kwargs)
