@@ -7,7 +7,9 @@ from datetime import timedelta
 from zoneinfo import available_timezones
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email, validate_slug
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,6 +28,24 @@ def _require_staff(actor: User) -> None:
         raise Forbidden("staff_only", _("Only platform staff can do this."))
 
 
+def _text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ServiceError("required", _("This field is required."), field=field)
+    if len(value) > max_length:
+        raise ServiceError("too_long", _("At most %(count)d characters.") % {"count": max_length}, field=field)
+    return value
+
+
+def _email(value: str, *, field: str) -> str:
+    value = (value or "").strip().lower()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ServiceError("bad_email", _("Enter a valid email address."), field=field) from None
+    return value
+
+
 @transaction.atomic
 def tenant_create(
     *,
@@ -37,7 +57,17 @@ def tenant_create(
     contact_phone: str = "",
     timezone_name: str = settings.DEFAULT_TENANT_TIMEZONE,
 ) -> Tenant:
-    slug = slug.strip().lower()
+    slug = _text(slug, field="slug", max_length=50).lower()
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise ServiceError(
+            "bad_slug", _("Use only lower-case letters, digits, hyphens and underscores."), field="slug"
+        ) from None
+    name = _text(name, field="name", max_length=120)
+    contact_name = _text(contact_name, field="contact_name", max_length=100)
+    contact_email = _email(contact_email, field="contact_email")
+    contact_phone = _text(contact_phone, field="contact_phone", max_length=32, required=False)
     if slug in SLUG_RESERVED:
         raise ServiceError("slug_reserved", _("This short name is reserved; choose another."), field="slug")
     if timezone_name not in available_timezones():
@@ -47,11 +77,11 @@ def tenant_create(
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
-                name=name.strip(),
+                name=name,
                 slug=slug,
-                contact_name=contact_name.strip(),
-                contact_email=contact_email.strip(),
-                contact_phone=contact_phone.strip(),
+                contact_name=contact_name,
+                contact_email=contact_email,
+                contact_phone=contact_phone,
                 timezone=timezone_name,
             )
     except IntegrityError:
@@ -71,6 +101,12 @@ def tenant_update(*, tenant: Tenant, actor: User, **fields) -> Tenant:
         raise ServiceError("unknown_fields", _("These fields cannot be changed: %s") % ", ".join(sorted(unknown)))
     if "timezone" in fields and fields["timezone"] not in available_timezones():
         raise ServiceError("bad_timezone", _("Unknown time zone."), field="timezone")
+    limits = {"name": 120, "contact_name": 100, "contact_phone": 32}
+    for key, max_length in limits.items():
+        if key in fields:
+            fields[key] = _text(fields[key], field=key, max_length=max_length, required=key != "contact_phone")
+    if "contact_email" in fields:
+        fields["contact_email"] = _email(fields["contact_email"], field="contact_email")
     tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
     before = {key: getattr(tenant, key) for key in fields}
     for key, value in fields.items():
@@ -113,7 +149,7 @@ def tenant_reactivate(*, tenant: Tenant, actor: User) -> Tenant:
 
 @transaction.atomic
 def invitation_create(*, tenant: Tenant, actor: User, email: str, role: str) -> tuple[Invitation, str]:
-    email = email.strip().lower()
+    email = _email(email, field="email")
     if role not in Role.values:
         raise ServiceError("bad_role", _("Unknown role."), field="role")
     if Membership.objects.for_tenant(tenant).filter(user__email__iexact=email).exists():
@@ -163,9 +199,12 @@ def invitation_accept(*, user: User, token: str) -> Membership:
             _("This invitation was sent to another email address. Sign in as %(email)s to accept it.")
             % {"email": invitation.email},
         )
-    membership, _created = Membership.objects.get_or_create(
-        tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
-    )
+    if Membership.objects.for_tenant(invitation.tenant).filter(user=user).exists():
+        raise Conflict(
+            "already_member",
+            _("You are already a member of %(tenant)s.") % {"tenant": invitation.tenant.name},
+        )
+    membership = Membership.objects.create(tenant=invitation.tenant, user=user, role=invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by", "updated_at"])
@@ -183,6 +222,10 @@ def invitation_revoke(*, tenant: Tenant, actor: User, invitation_id: int) -> Non
     invitation.revoked_at = timezone.now()
     invitation.save(update_fields=["revoked_at", "updated_at"])
     audit_record(tenant=tenant, actor=actor, action="member.invitation_revoked", obj=invitation)
+
+
+def _is_owner(members: list[Membership], actor: User) -> bool:
+    return any(m.user_id == actor.pk and m.role == Role.OWNER for m in members)
 
 
 def _locked_memberships(tenant: Tenant):
@@ -204,9 +247,8 @@ def membership_change_role(*, tenant: Tenant, actor: User, membership_id: int, r
         raise ServiceError(
             "last_owner", _("The last owner cannot be demoted. Make someone else owner first."), field="role"
         )
-    actor_membership = next((m for m in members if m.user_id == actor.pk), None)
-    if role == Role.OWNER and (actor_membership is None or actor_membership.role != Role.OWNER):
-        raise Forbidden("owner_only", _("Only an owner can make someone an owner."))
+    if Role.OWNER in (role, membership.role) and not _is_owner(members, actor):
+        raise Forbidden("owner_only", _("Only an owner can make someone an owner or change an owner's role."))
     before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
@@ -224,6 +266,8 @@ def membership_remove(*, tenant: Tenant, actor: User, membership_id: int) -> Non
         raise NotFound("not_found", _("Not found."))
     if membership.role == Role.OWNER and sum(1 for m in members if m.role == Role.OWNER) == 1:
         raise ServiceError("last_owner", _("The last owner cannot be removed."))
+    if membership.role == Role.OWNER and not _is_owner(members, actor):
+        raise Forbidden("owner_only", _("Only an owner can remove an owner."))
     audit_record(
         tenant=tenant,
         actor=actor,
@@ -237,6 +281,15 @@ def membership_remove(*, tenant: Tenant, actor: User, membership_id: int) -> Non
 # --- API keys --------------------------------------------------------------------------
 
 
+def _key_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("name_required", _("Give the key a name."), field="name")
+    if len(name) > 80:
+        raise ServiceError("too_long", _("At most %(count)d characters.") % {"count": 80}, field="name")
+    return name
+
+
 def _new_key_material() -> tuple[str, str, str]:
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
@@ -246,9 +299,7 @@ def _new_key_material() -> tuple[str, str, str]:
 
 @transaction.atomic
 def apikey_create(*, tenant: Tenant, actor: User, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    name = name.strip()
-    if not name:
-        raise ServiceError("name_required", _("Give the key a name."), field="name")
+    name = _key_name(name)
     scopes = sorted(set(scopes))
     if not scopes:
         raise ServiceError("scopes_required", _("Choose at least one scope."), field="scopes")
@@ -268,10 +319,9 @@ def apikey_rename(*, tenant: Tenant, actor: User, key_id: int, name: str) -> Api
     key = ApiKey.objects.for_tenant(tenant).select_for_update().filter(pk=key_id).first()
     if key is None:
         raise NotFound("not_found", _("Not found."))
-    if not name.strip():
-        raise ServiceError("name_required", _("Give the key a name."), field="name")
+    name = _key_name(name)
     before = {"name": key.name}
-    key.name = name.strip()
+    key.name = name
     key.save(update_fields=["name", "updated_at"])
     audit_record(tenant=tenant, actor=actor, action="apikey.renamed", obj=key, before=before, after={"name": key.name})
     return key
