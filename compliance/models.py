@@ -262,6 +262,8 @@ class TenantComplianceSettings(TenantOwned):
     marketing_paused_at = models.DateTimeField(null=True, blank=True)
     marketing_paused_reason = models.CharField(max_length=300, blank=True)
     last_purged_at = models.DateTimeField(null=True, blank=True)
+    # Everything accepted before this instant has been anonymised; the next run starts here.
+    purged_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
