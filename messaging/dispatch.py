@@ -60,7 +60,8 @@ class Claimed:
 
 @dataclass
 class Outcome:
-    submitted: list[tuple[int, int, str, str]] = field(default_factory=list)  # id, channel, ref, route reason
+    # id, channel, ref, route reason, channels tried before ("1,2")
+    submitted: list[tuple[int, int, str, str, str]] = field(default_factory=list)
     failed: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, reason, raw, detail
     requeued: list[tuple[int, timedelta, str]] = field(default_factory=list)  # id, delay, why
 
@@ -133,7 +134,15 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
                     if message is None:
                         continue
                     if result.ok:
-                        outcome.submitted.append((message.id, channel.pk, result.channel_ref, message.route_reason))
+                        outcome.submitted.append(
+                            (
+                                message.id,
+                                channel.pk,
+                                result.channel_ref,
+                                message.route_reason,
+                                ",".join(map(str, message.tried_channel_ids)),
+                            )
+                        )
                     elif result.retriable:
                         errors += result.reason != FailureReason.THROTTLED
                         message.tried_channel_ids = [*message.tried_channel_ids, channel.pk]
@@ -246,18 +255,20 @@ def channel_minutes_add(rows: list[tuple[int, object, dict[str, int]]]) -> None:
 def _record(outcome: Outcome, now) -> None:
     with connection.cursor() as cursor:
         if outcome.submitted:
-            ids, chans, refs, reasons = zip(*outcome.submitted, strict=True)
+            ids, chans, refs, reasons, tried = zip(*outcome.submitted, strict=True)
             # A receipt may already have settled the message (fast carriers): keep its final status.
             cursor.execute(
                 """
                 UPDATE messaging_message m SET
                     status = CASE WHEN m.status = 'submitting' THEN 'submitted' ELSE m.status END,
                     channel_id = v.channel_id, channel_ref = v.ref, route_reason = v.reason,
-                    submitted_at = %s, lease_until = NULL, updated_at = %s
-                FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v(id, channel_id, ref, reason)
+                    submitted_at = %s, lease_until = NULL, updated_at = %s,
+                    tried_channel_ids = string_to_array(v.tried, ',')::bigint[]
+                FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[])
+                     AS v(id, channel_id, ref, reason, tried)
                 WHERE m.id = v.id AND m.status <> 'queued'
                 """,
-                [now, now, list(ids), list(chans), list(refs), [r[:200] for r in reasons]],
+                [now, now, list(ids), list(chans), list(refs), [r[:200] for r in reasons], list(tried)],
             )
         if outcome.requeued:
             ids, delays, whys = zip(*outcome.requeued, strict=True)
