@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from smsportal.enums import MessageClass
 from smsportal.errors import Conflict, NotFound
 from templates.models import (
     MessageTemplate,
@@ -13,6 +18,7 @@ from templates.models import (
     TemplateVersion,
     TenantVerification,
 )
+from templates.segments import SegmentCount, count_segments
 
 
 def template_for_sending(*, tenant, template_id) -> TemplateVersion:
@@ -98,3 +104,54 @@ def tenant_past_decisions(*, tenant, exclude_id=None, limit: int = 20) -> QueryS
     if exclude_id:
         qs = qs.exclude(pk=exclude_id)
     return qs.select_related("signature", "template_version__template", "decided_by").order_by("-decided_at")[:limit]
+
+
+# --- live counter ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counter:
+    text: str  # what the handset shows with the examples filled in
+    count: SegmentCount
+    worst: SegmentCount  # every variable at its maximum length
+    unit_price: Decimal | None  # per segment (per message for rich) at the tenant's current tier
+    price: Decimal | None  # per message
+    is_rich: bool = False
+
+
+def _unit_price(*, tenant, message_class: str) -> Decimal | None:
+    try:
+        from billing.pricing import unit_price
+    except ImportError:  # billing not installed: the counter still counts
+        return None
+    try:
+        return unit_price(tenant=tenant, message_class=message_class)
+    except (ObjectDoesNotExist, LookupError):
+        return None
+
+
+def message_counter(
+    *, tenant, kind: str, body: str, signature_name: str, variables=None, is_rich: bool = False
+) -> Counter:
+    from compliance.rules.variables import VARIABLE_TYPES
+    from templates.rendering import fill_body, signature_prefix
+
+    specs = [v for v in variables or [] if isinstance(v, dict)]
+    examples = {v.get("name"): v.get("example") or "" for v in specs}
+    widest = {}
+    for spec in specs:
+        vtype = VARIABLE_TYPES.get(str(spec.get("type")))
+        limit = spec.get("max_length") or (vtype.default_max_length if vtype else 20)
+        widest[spec.get("name")] = "字" * int(limit if isinstance(limit, int) else 20)
+    prefix = signature_prefix(signature_name) if signature_name else ""
+    text = prefix + fill_body(body or "", examples)
+    worst = count_segments(prefix + fill_body(body or "", widest))
+    count = count_segments(text)
+    if is_rich:
+        from billing.models import RICH
+
+        unit = _unit_price(tenant=tenant, message_class=RICH)
+        return Counter(text, count, worst, unit, unit, True)
+    unit = _unit_price(tenant=tenant, message_class=kind if kind in MessageClass.values else MessageClass.NOTIFICATION)
+    price = (unit * count.segments).quantize(Decimal("0.0001")) if unit is not None else None
+    return Counter(text, count, worst, unit, price)
