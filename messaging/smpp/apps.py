@@ -7,3 +7,6 @@ class SmppConfig(AppConfig):
     label = "smpp"
     verbose_name = _("SMPP channels")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from messaging.smpp import adapter  # noqa: F401  registers the "smpp" channel adapter

@@ -157,7 +157,7 @@ def validate_settings(data: dict) -> dict[str, list[str]]:
     _int_in(errors, data, "port", 1, 65535)
     _int_in(errors, data, "binds", 1, 16)
     _int_in(errors, data, "window", 1, 256)
-    _int_in(errors, data, "enquire_link_seconds", 5, 600)
+    _int_in(errors, data, "enquire_link_seconds", 1, 600)
     _int_in(errors, data, "response_timeout_seconds", 1, 120)
     _int_in(errors, data, "source_addr_ton", 0, 6)
     _int_in(errors, data, "source_addr_npi", 0, 18)

@@ -7,7 +7,10 @@ from messaging.smpp import encoding as E
 from messaging.smpp import pdu as P
 from templates.segments import count_segments
 
-CHINESE = "【华美零售】尊敬的会员您好，双十一大促今晚八点开始，全场商品满三百减五十，会员再享九五折，点击链接领取优惠券，回复TD退订。" * 4
+CHINESE = (
+    "【华美零售】尊敬的会员您好，双十一大促今晚八点开始，全场商品满三百减五十，会员再享九五折，点击链接领取优惠券，回复TD退订。"
+    * 4
+)
 
 
 def test_gsm7_table_round_trip_with_extension_characters():

@@ -110,7 +110,10 @@ def test_split_frames_keeps_partial_tail():
 )
 def test_submit_sm_round_trips_any_payload(destination, message, tlv, sequence):
     pdu = P.Pdu(
-        P.SUBMIT_SM, sequence=sequence, destination_addr=destination, short_message=message,
+        P.SUBMIT_SM,
+        sequence=sequence,
+        destination_addr=destination,
+        short_message=message,
         tlvs={P.TLV_MESSAGE_PAYLOAD: tlv},
     )
     assert P.decode(pdu.encode()) == pdu
