@@ -294,3 +294,10 @@ LOGGING = {
 # --- Product settings -----------------------------------------------------------------
 INVITATION_TTL_DAYS = 7
 API_KEY_PREFIX = "sk_"
+
+# --- smpp ----------------------------------------------------------------------------------
+# SMPP 3.4 channels (messaging/smpp): persistent bind status, parts and reviews; the
+# `smpp_connector` process holds the binds.
+INSTALLED_APPS += ["messaging.smpp"]
+SMPP_LEASE_SECONDS = int(os.environ.get("SMPP_LEASE_SECONDS", "120"))
+SMPP_STATUS_SECONDS = float(os.environ.get("SMPP_STATUS_SECONDS", "2"))
