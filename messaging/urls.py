@@ -1,5 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
 app_name = "messaging"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("webhooks/", include("messaging.webhooks.urls")),  # tenant status webhooks (messaging.webhooks)
+]

@@ -301,3 +301,15 @@ API_KEY_PREFIX = "sk_"
 INSTALLED_APPS += ["messaging.smpp"]
 SMPP_LEASE_SECONDS = int(os.environ.get("SMPP_LEASE_SECONDS", "120"))
 SMPP_STATUS_SECONDS = float(os.environ.get("SMPP_STATUS_SECONDS", "2"))
+
+# --- messaging.webhooks / messaging.watch ---------------------------------------------
+# Tenant status webhooks: request timeout, retry window, rotation grace; private/loopback
+# endpoint URLs only in development and tests (SSRF guard in production).
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+WEBHOOK_RETRY_HOURS = 24
+WEBHOOK_ROTATION_GRACE_HOURS = 24
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG or TESTING)
+# Seals secrets the product must read back (webhook signing secrets); defaults to SECRET_KEY.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+# Round-the-clock watch: alerts go by email to staff and to this on-call tool URL (JSON POST).
+ONCALL_WEBHOOK_URL = os.environ.get("ONCALL_WEBHOOK_URL", "")

@@ -1,0 +1,122 @@
+"""Turns pipeline events into outbox rows. Registered with messaging.events from
+WebhooksConfig.ready(); set-based: a batch of status changes costs one endpoint query, one
+message query (only for tenants that subscribe) and one multi-row INSERT."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from messaging.webhooks.models import EventType, WebhookEndpoint
+from messaging.webhooks.services import EventSpec, webhook_events_enqueue
+from smsportal.enums import MessageStatus
+
+EVENT_FOR_STATUS = {
+    MessageStatus.DELIVERED: EventType.MESSAGE_DELIVERED,
+    MessageStatus.FAILED: EventType.MESSAGE_FAILED,
+    MessageStatus.EXPIRED: EventType.MESSAGE_EXPIRED,
+    MessageStatus.REJECTED: EventType.MESSAGE_REJECTED,
+}
+
+
+def _subscribed(tenant_ids: Iterable[int]) -> dict[int, set[str]]:
+    return {
+        tenant_id: set(events)
+        for tenant_id, events in WebhookEndpoint.objects.filter(
+            tenant_id__in=list(tenant_ids), is_active=True
+        ).values_list("tenant_id", "events")
+    }
+
+
+def message_payload(message) -> dict:
+    return {
+        "message_id": message.id,
+        "client_ref": message.client_ref,
+        "number": message.number,
+        "status": message.status,
+        "failure_reason": message.failure_reason,
+        "raw_status": message.raw_status,
+        "message_class": message.message_class,
+        "segments": message.segments,
+        "campaign_id": message.campaign_id,
+        "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
+        "submitted_at": message.submitted_at.isoformat() if message.submitted_at else None,
+        "done_at": message.done_at.isoformat() if message.done_at else None,
+    }
+
+
+def on_status_changes(changes: dict[int, list[tuple[int, str, str]]]) -> int:
+    """messaging.events listener: {tenant_id: [(message_id, status, reason), ...]}."""
+    from messaging.models import Message
+
+    subscriptions = _subscribed(changes.keys())
+    wanted: dict[int, str] = {}  # message id → event type
+    tenant_of: dict[int, int] = {}
+    for tenant_id, items in changes.items():
+        events = subscriptions.get(tenant_id)
+        if not events:
+            continue
+        for message_id, status, _reason in items:
+            event_type = EVENT_FOR_STATUS.get(status)
+            if event_type and event_type in events:
+                wanted[message_id] = event_type
+                tenant_of[message_id] = tenant_id
+    if not wanted:
+        return 0
+    messages = Message.objects.filter(tenant_id__in=set(tenant_of.values()), id__in=list(wanted)).only(
+        "id",
+        "tenant_id",
+        "client_ref",
+        "number",
+        "status",
+        "failure_reason",
+        "raw_status",
+        "message_class",
+        "segments",
+        "campaign_id",
+        "accepted_at",
+        "submitted_at",
+        "done_at",
+    )
+    specs = [
+        EventSpec(
+            tenant_id=message.tenant_id,
+            event_type=wanted[message.id],
+            payload=message_payload(message),
+            subject=f"message:{message.id}",
+            message_id=message.id,
+        )
+        for message in messages
+        if tenant_of.get(message.id) == message.tenant_id
+    ]
+    return webhook_events_enqueue(specs=specs)
+
+
+def on_inbound_received(inbound_ids: list[int]) -> int:
+    """For the inbound path: queue `inbound.received` for the given InboundMessage ids."""
+    from messaging.models import InboundMessage
+
+    inbounds = list(
+        InboundMessage.objects.filter(id__in=list(inbound_ids)).only(
+            "id", "tenant_id", "number", "text", "extension", "received_at", "in_reply_to_id", "is_opt_out"
+        )
+    )
+    subscriptions = _subscribed({inbound.tenant_id for inbound in inbounds})
+    specs = [
+        EventSpec(
+            tenant_id=inbound.tenant_id,
+            event_type=EventType.INBOUND_RECEIVED,
+            payload={
+                "inbound_id": inbound.id,
+                "number": inbound.number,
+                "text": inbound.text,
+                "extension": inbound.extension,
+                "received_at": inbound.received_at.isoformat(),
+                "in_reply_to_message_id": inbound.in_reply_to_id,
+                "is_opt_out": inbound.is_opt_out,
+            },
+            subject=f"inbound:{inbound.id}",
+        )
+        for inbound in inbounds
+        if EventType.INBOUND_RECEIVED in subscriptions.get(inbound.tenant_id, ())
+    ]
+    return webhook_events_enqueue(specs=specs)

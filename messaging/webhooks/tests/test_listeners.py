@@ -1,0 +1,75 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from messaging.events import emit_status_changes
+from messaging.models import InboundMessage, Message
+from messaging.webhooks.listeners import on_inbound_received, on_status_changes
+from messaging.webhooks.models import WebhookEvent
+from smsportal.factories import TenantFactory
+from smsportal.factories.webhooks import endpoint_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _message(tenant, status, **extra):
+    return Message.objects.create(
+        tenant=tenant,
+        number="+8613800138000",
+        carrier="mobile",
+        message_class="verification",
+        lane="urgent",
+        body="【华美】验证码 123456",
+        status=status,
+        client_ref="order-42",
+        done_at=timezone.now(),
+        **extra,
+    )
+
+
+def test_status_changes_become_outbox_rows_with_one_insert(tenant):
+    endpoint_for(tenant, "https://hooks.example.com/", events=["message.delivered", "message.failed"])
+    quiet = TenantFactory()  # no endpoint: nothing queued, nothing queried for its messages
+    delivered = [_message(tenant, "delivered") for _ in range(5)]
+    failed = _message(tenant, "failed", failure_reason="vacant_number", raw_status="UNDELIV")
+    expired = _message(tenant, "expired")  # not subscribed
+    other = _message(quiet, "delivered")
+
+    changes = {
+        tenant.id: [(m.id, "delivered", "") for m in delivered]
+        + [(failed.id, "failed", "vacant_number"), (expired.id, "expired", "expired")],
+        quiet.id: [(other.id, "delivered", "")],
+    }
+    with CaptureQueriesContext(connection) as queries:
+        on_status_changes(changes)
+    inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "webhooks_webhookevent"')]
+    assert len(inserts) == 1
+    assert len(queries.captured_queries) == 4  # subscriptions, messages, endpoints, one INSERT
+
+    events = WebhookEvent.objects.filter(tenant=tenant)
+    assert events.count() == 6
+    failed_event = events.get(message_id=failed.id)
+    assert failed_event.event_type == "message.failed"
+    assert failed_event.payload["failure_reason"] == "vacant_number"
+    assert failed_event.payload["raw_status"] == "UNDELIV"
+    assert failed_event.payload["client_ref"] == "order-42"
+    assert not WebhookEvent.objects.filter(tenant=quiet).exists()
+
+    emit_status_changes(changes)  # registered with messaging.events; a repeated emission queues nothing new
+    assert WebhookEvent.objects.filter(tenant=tenant).count() == 6
+
+
+def test_a_message_id_of_another_tenant_is_ignored(tenant, outsider):
+    endpoint_for(tenant, "https://hooks.example.com/")
+    foreign = _message(outsider.tenant, "delivered")
+    emit_status_changes({tenant.id: [(foreign.id, "delivered", "")]})
+    assert not WebhookEvent.objects.exists()
+
+
+def test_inbound_replies_are_queued(tenant):
+    endpoint_for(tenant, "https://hooks.example.com/", events=["inbound.received"])
+    inbound = InboundMessage.objects.create(tenant=tenant, number="+8613800138000", text="TD")
+    assert on_inbound_received([inbound.id]) == 1
+    event = WebhookEvent.objects.get(tenant=tenant)
+    assert event.event_type == "inbound.received" and event.payload["text"] == "TD"
