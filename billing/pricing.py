@@ -116,8 +116,37 @@ def plan_prices(plan: PricePlan) -> PlanPrices:
     return prices
 
 
+# The platform default (DESIGN.md, Money). Migration 0002 creates it; this recreates it if the
+# table was emptied (e.g. by a test database flush), so pricing never runs without a plan.
+DEFAULT_PLAN_NAME = "标准阶梯价 Standard graduated"
+DEFAULT_TIERS = [
+    (1, 100_000, Decimal("0.1300")),
+    (100_001, 500_000, Decimal("0.1100")),
+    (500_001, None, Decimal("0.0900")),
+]
+DEFAULT_RICH_PRICE = Decimal("0.2000")
+
+
 def default_plan() -> PricePlan:
-    return PricePlan.objects.get(is_default=True)
+    plan = PricePlan.objects.filter(is_default=True).first()
+    if plan is not None:
+        return plan
+    from django.db import IntegrityError, transaction
+
+    from billing.models import PriceTier
+
+    try:
+        with transaction.atomic():
+            plan = PricePlan.objects.create(
+                name=DEFAULT_PLAN_NAME, is_default=True, rich_message_price=DEFAULT_RICH_PRICE
+            )
+            PriceTier.objects.bulk_create(
+                PriceTier(plan=plan, first_segment=first, last_segment=last, unit_price=price)
+                for first, last, price in DEFAULT_TIERS
+            )
+    except IntegrityError:  # another worker made it first
+        plan = PricePlan.objects.get(is_default=True)
+    return plan
 
 
 def plan_in_force(*, tenant, on: date | None = None) -> PricePlan:

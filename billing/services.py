@@ -700,9 +700,14 @@ def statement_generate(*, tenant, year: int, month: int, actor=None) -> Statemen
 
 
 def render_statement_pdf(*, statement: Statement, tenant) -> bytes:
+    from django.conf import settings
+    from django.utils import translation
+
     from smsportal.pdf import render_pdf
 
-    return render_pdf("billing/statement_pdf.html", {"statement": statement, "tenant": tenant})
+    # The statement is a document in the platform's language whoever asks for it.
+    with translation.override(settings.LANGUAGE_CODE):
+        return render_pdf("billing/statement_pdf.html", {"statement": statement, "tenant": tenant})
 
 
 def statement_email(*, statement: Statement) -> int:
