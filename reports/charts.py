@@ -42,8 +42,10 @@ def _render(chart) -> str:
 
 def rate_bars(title: str, rows: list[tuple[str, float | None]], benchmark: float | None = 0.98) -> str:
     """Horizontal bars of delivery rate (%) per label, with the benchmark as a second series."""
-    chart = pygal.HorizontalBar(title=title, range=(80, 100), **{**COMMON, "height": max(220, 28 * len(rows) + 90)})
-    chart.x_labels = [label for label, _value in rows]
+    chart = pygal.HorizontalBar(
+        title=str(title), range=(80, 100), **{**COMMON, "height": max(220, 28 * len(rows) + 90)}
+    )
+    chart.x_labels = [str(label) for label, _value in rows]
     chart.add(_("Delivery rate %"), [round(value * 100, 2) if value is not None else None for _label, value in rows])
     if benchmark is not None:
         chart.add(_("Benchmark %"), [benchmark * 100] * len(rows), show_dots=False)
@@ -52,7 +54,7 @@ def rate_bars(title: str, rows: list[tuple[str, float | None]], benchmark: float
 
 def hourly(title: str, hours: dict[int, tuple[float | None, float | None]]) -> str:
     """By local hour of day: delivery rate and share arriving within target, both in %."""
-    chart = pygal.Line(title=title, range=(50, 100), x_label_rotation=0, **COMMON)
+    chart = pygal.Line(title=str(title), range=(50, 100), x_label_rotation=0, **COMMON)
     chart.x_labels = [f"{hour:02d}" for hour in range(24)]
     chart.add(_("Delivery rate %"), [_pct(hours.get(hour, (None, None))[0]) for hour in range(24)])
     chart.add(_("Within target %"), [_pct(hours.get(hour, (None, None))[1]) for hour in range(24)])
@@ -61,17 +63,17 @@ def hourly(title: str, hours: dict[int, tuple[float | None, float | None]]) -> s
 
 def daily_volume(title: str, days: list[tuple[str, int, int]]) -> str:
     """Per day: delivered and failed counts, stacked."""
-    chart = pygal.StackedBar(title=title, x_label_rotation=45, **COMMON)
-    chart.x_labels = [label for label, _d, _f in days]
+    chart = pygal.StackedBar(title=str(title), x_label_rotation=45, **COMMON)
+    chart.x_labels = [str(label) for label, _d, _f in days]
     chart.add(_("Delivered"), [delivered for _l, delivered, _f in days])
     chart.add(_("Failed"), [failed for _l, _d, failed in days])
     return _render(chart)
 
 
 def failure_pie(title: str, reasons: list[tuple[str, int]]) -> str:
-    chart = pygal.Pie(title=title, inner_radius=0.45, **COMMON)
+    chart = pygal.Pie(title=str(title), inner_radius=0.45, **COMMON)
     for label, count in reasons[:8]:
-        chart.add(label, count)
+        chart.add(str(label), count)
     return _render(chart)
 
 

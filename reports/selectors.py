@@ -69,6 +69,23 @@ class Totals:
     def within(self, seconds: float) -> float | None:
         return share_within(self.latency, seconds)
 
+    # For HTML templates, which cannot pass arguments.
+    @property
+    def p50(self) -> float | None:
+        return self.p(50)
+
+    @property
+    def p95(self) -> float | None:
+        return self.p(95)
+
+    @property
+    def p99(self) -> float | None:
+        return self.p(99)
+
+    @property
+    def within_5(self) -> float | None:
+        return self.within(5)
+
 
 def _rollups(*, tenant: Tenant | None, period: Period):
     queryset = MessageRollup.objects.all() if tenant is None else MessageRollup.objects.for_tenant(tenant)

@@ -253,7 +253,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "smsportal.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "smsportal.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
 }
 SPECTACULAR_SETTINGS = {
@@ -301,6 +301,11 @@ API_KEY_PREFIX = "sk_"
 INSTALLED_APPS += ["messaging.smpp"]
 SMPP_LEASE_SECONDS = int(os.environ.get("SMPP_LEASE_SECONDS", "120"))
 SMPP_STATUS_SECONDS = float(os.environ.get("SMPP_STATUS_SECONDS", "2"))
+
+# --- foundation (tenants, layout) ------------------------------------------------------
+# smsportal/templates first, so its allauth layout overrides (allauth/layouts/*.html) win
+# over allauth's own, which APP_DIRS would otherwise find first (allauth precedes smsportal).
+TEMPLATES[0]["DIRS"] = [BASE_DIR / "smsportal" / "templates"]
 
 # --- messaging.webhooks / messaging.watch ---------------------------------------------
 # Tenant status webhooks: request timeout, retry window, rotation grace; private/loopback

@@ -1,0 +1,97 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+
+from messaging.models import Message
+from reports import tasks
+from reports.models import QualityReport
+from reports.rollups import rollup_rebuild
+from smsportal.factories import MembershipFactory
+from smsportal.pdf import pdf_fonts, pdf_text
+from tenants.models import Role
+
+OCTOBER = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def october_traffic(tenant):
+    rows = []
+    for i in range(400):
+        delivered = i % 20 != 0
+        accepted = OCTOBER + timedelta(minutes=i)
+        rows.append(
+            Message(
+                tenant=tenant,
+                number=f"+86138{i:08d}",
+                carrier="mobile" if i % 2 else "unicom",
+                province="北京市",
+                message_class="verification" if i % 3 else "marketing",
+                lane="urgent",
+                segments=1,
+                status="delivered" if delivered else "failed",
+                failure_reason="" if delivered else "vacant_number",
+                accepted_at=accepted,
+                submitted_at=accepted,
+                done_at=accepted + timedelta(seconds=1 + i % 4),
+            )
+        )
+    Message.objects.bulk_create(rows)
+    rollup_rebuild(start=OCTOBER - timedelta(days=10), end=OCTOBER + timedelta(days=25), tenant_ids=[tenant.id])
+
+
+def test_monthly_pdf_has_the_tenants_numbers_in_chinese(tenant, member, october_traffic):
+    from reports.services import quality_report_generate
+
+    report = quality_report_generate(tenant=tenant, year=2026, month=10)
+    data = report.pdf.read()
+    text = pdf_text(data)
+    assert tenant.name in text
+    assert "月度质量报告" in text or "质量报告" in text
+    assert "400" in text and "380" in text  # sent and delivered
+    assert "95.00%" in text  # 380 / 400
+    assert "空号" in text  # the failure reason, in Chinese
+    assert any("Hei" in font or "CJK" in font for font in pdf_fonts(data))
+    assert report.summary["delivered"] == 380
+
+
+def test_schedule_task_emails_the_pdf_to_admins(tenant, member, october_traffic):
+    MembershipFactory(tenant=tenant, role=Role.VIEWER)
+    admin = MembershipFactory(tenant=tenant, role=Role.ADMIN)
+    done = tasks.monthly_reports(2026, 10)
+    assert done >= 1
+    report = QualityReport.objects.get(tenant=tenant, period_start="2026-10-01")
+    assert report.emailed_at is not None
+    sent = [m for m in mail.outbox if tenant.name in m.subject]
+    assert len(sent) == 1
+    assert set(sent[0].to) == {member.user.email, admin.user.email}
+    _name, content, mimetype = sent[0].attachments[0]
+    assert mimetype == "application/pdf" and content.startswith(b"%PDF")
+
+
+def test_regenerating_replaces_the_report(tenant, october_traffic):
+    from reports.services import quality_report_generate
+
+    first = quality_report_generate(tenant=tenant, year=2026, month=10)
+    second = quality_report_generate(tenant=tenant, year=2026, month=10)
+    assert first.pk == second.pk
+    assert QualityReport.objects.filter(tenant=tenant).count() == 1
+
+
+def test_future_month_is_refused(tenant):
+    from reports.services import quality_report_generate
+    from smsportal.errors import ServiceError
+
+    with pytest.raises(ServiceError) as caught:
+        quality_report_generate(tenant=tenant, year=2099, month=1)
+    assert caught.value.code == "future_month"
+
+
+def test_ensure_schedules_is_idempotent(db):
+    from django_q.models import Schedule
+
+    tasks.ensure_schedules()
+    tasks.ensure_schedules()
+    assert Schedule.objects.filter(name="reports.monthly_reports", schedule_type=Schedule.MONTHLY).count() == 1
+    assert Decimal(1) == 1
