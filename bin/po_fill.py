@@ -13,7 +13,8 @@ import polib
 
 def main(po_path: str, json_path: str) -> int:
     po = polib.pofile(po_path)
-    translations = json.load(open(json_path, encoding="utf-8"))
+    with open(json_path, encoding="utf-8") as handle:
+        translations = json.load(handle)
     for entry in po:
         value = translations.get(entry.msgid)
         if value is None:
