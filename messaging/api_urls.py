@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
-urlpatterns: list = []
+from messaging import api
+
+urlpatterns: list = [
+    path("messages", api.MessageListCreate.as_view(), name="api-messaging-messages"),
+    path("messages/batch", api.MessageBatch.as_view(), name="api-messaging-batch"),
+    path("messages/<int:message_id>", api.MessageDetail.as_view(), name="api-messaging-message"),
+    path("", include("messaging.adapters.http_urls")),  # HTTP provider receipt callbacks (hooks)
+]
