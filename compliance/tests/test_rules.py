@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (the case table reads best one case per line)
 """The rule engine on its own: every rule fires where it must and stays quiet where it must not."""
 
 from __future__ import annotations
