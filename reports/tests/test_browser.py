@@ -23,5 +23,5 @@ def test_dashboard_change_period_and_download_pdf(page, live_server, member, tod
         page.get_by_role("link", name="下载 PDF").click()
     download = download_info.value
     path = download.path()
-    assert open(path, "rb").read(4) == b"%PDF"
+    assert path.read_bytes()[:4] == b"%PDF"
     assert QualityReport.objects.filter(tenant=member.tenant).count() == 1
