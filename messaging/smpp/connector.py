@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -108,12 +109,16 @@ class Connector:
         *,
         channel_ids: list[int] | None = None,
         claim_limit: int = 2000,
-        apply_receipts: bool = True,
+        apply_receipts: str = "inline",
         label: str = "",
     ):
+        """apply_receipts: "inline" (after storing, on this thread), "thread" (a second thread
+        with its own database connection applies them while this one keeps sending) or "" (the
+        lane workers apply them)."""
         self.only = set(channel_ids) if channel_ids else None
         self.claim_limit = claim_limit
         self.apply_receipts = apply_receipts
+        self.applier = ReceiptApplier() if apply_receipts == "thread" else None
         self.label = label or f"{socket.gethostname()}:{os.getpid()}"
         self.engine = Engine()
         self.channels: dict[int, ChannelState] = {}
@@ -184,6 +189,8 @@ class Connector:
         try:
             self.engine.stop()
             self.record(self.engine.drain_events())
+            if self.applier is not None:
+                self.applier.stop()
         finally:
             SmppBindStatus.objects.filter(channel_id__in=list(self.channels)).update(
                 state=SmppBindStatus.State.STOPPED, binds_bound=0, window_in_use=0, updated_at=timezone.now()
@@ -207,8 +214,11 @@ class Connector:
                 ):
                     self._give_back(channel_id)
                 continue
-            room = state.settings.window * state.settings.binds * 4 - self.engine.backlog(channel_id)
-            if room < state.settings.window:
+            # Keep about eight windows per bind ready, so the binds never wait for a database
+            # round trip; top up when half of that is gone.
+            target = state.settings.window * state.settings.binds * 8
+            room = target - self.engine.backlog(channel_id)
+            if room < target // 2:
                 continue
             total += self._claim_channel(state, min(room, self.claim_limit))
         return total
@@ -467,7 +477,9 @@ class Connector:
             channel = self.channels[channel_id].channel if channel_id in self.channels else Channel(pk=channel_id)
             receipts_store(channel=channel, reports=items, now=now)
             self.stats["receipts"] += len(items)
-        if reports and self.apply_receipts:
+        if reports and self.applier is not None:
+            self.applier.wake.set()
+        elif reports and self.apply_receipts == "inline":
             while receipts_apply_batch(now=now) >= 5000:
                 pass
 
@@ -548,6 +560,39 @@ class Connector:
                 defaults["last_error"] = errors[-1][:300]
                 defaults["last_error_at"] = now
             SmppBindStatus.objects.update_or_create(channel_id=channel_id, defaults=defaults)
+
+
+class ReceiptApplier(threading.Thread):
+    """Applies stored receipts (status, billing capture, counters) on its own connection, so
+    the connector's main thread keeps claiming and recording while that work runs."""
+
+    def __init__(self):
+        super().__init__(name="smpp-receipts", daemon=True)
+        self.wake = threading.Event()
+        self.stopping = False
+        self.applied = 0
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        try:
+            while True:
+                self.wake.wait(0.2)
+                self.wake.clear()
+                while (consumed := receipts_apply_batch()) > 0:
+                    self.applied += consumed
+                if self.stopping:
+                    return
+        except Exception:
+            logger.exception("SMPP receipt applier stopped")
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.join(30)
 
 
 def build_parts(
