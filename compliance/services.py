@@ -654,7 +654,7 @@ def marketing_resume(*, tenant, actor, note: str, ip_address: str | None = None)
         if not settings_row.marketing_paused:
             raise Conflict("not_paused", _("Marketing is not paused."))
         before = {
-            "paused_at": settings_row.marketing_paused_at.isoformat(),
+            "paused_at": settings_row.marketing_paused_at.isoformat() if settings_row.marketing_paused_at else None,
             "reason": settings_row.marketing_paused_reason,
         }
         settings_row.marketing_paused = False
