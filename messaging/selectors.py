@@ -160,7 +160,7 @@ def message_timeline(*, tenant, message: Message) -> list[TimelineStep]:
 
 
 def inbound_list(*, tenant) -> QuerySet[InboundMessage]:
-    return InboundMessage.objects.for_tenant(tenant).select_related("channel").order_by("-received_at", "-id")
+    return InboundMessage.objects.for_tenant(tenant).select_related("channel").order_by("-id")
 
 
 def channel_list() -> QuerySet[Channel]:
