@@ -744,7 +744,9 @@ def _locked_case(case_id) -> ReviewCase:
 
 
 @transaction.atomic
-def review_approve(*, actor, case_id, marketing_allowed: bool = True, ip_address: str | None = None) -> ReviewCase:
+def review_approve(
+    *, actor, case_id, marketing_allowed: bool = True, ip_address: str | None = None, notify: bool = True
+) -> ReviewCase:
     _require_staff(actor)
     case = _locked_case(case_id)
     now = timezone.now()
@@ -801,15 +803,16 @@ def review_approve(*, actor, case_id, marketing_allowed: bool = True, ip_address
         tenant=tenant, actor=actor, action=action, obj=obj, before=before, after=after | {"case": case.pk},
         ip_address=ip_address,
     )  # fmt: skip
-    _notify_decision(
-        tenant=tenant, subject_label=str(label), approved=True, reason="", link_path=link, extra_to=extra_to
-    )
+    if notify:
+        _notify_decision(
+            tenant=tenant, subject_label=str(label), approved=True, reason="", link_path=link, extra_to=extra_to
+        )
     return case
 
 
 @transaction.atomic
 def review_reject(
-    *, actor, case_id, reason_code: str, reason_text: str = "", ip_address: str | None = None
+    *, actor, case_id, reason_code: str, reason_text: str = "", ip_address: str | None = None, notify: bool = True
 ) -> ReviewCase:
     _require_staff(actor)
     reason_text = (reason_text or "").strip()[:400]
@@ -868,9 +871,10 @@ def review_reject(
         after=after | {"case": case.pk, "reason_code": reason_code, "reason": reason},
         ip_address=ip_address,
     )
-    _notify_decision(
-        tenant=tenant, subject_label=str(label), approved=False, reason=reason, link_path=link, extra_to=extra_to
-    )
+    if notify:
+        _notify_decision(
+            tenant=tenant, subject_label=str(label), approved=False, reason=reason, link_path=link, extra_to=extra_to
+        )
     return case
 
 
