@@ -15,7 +15,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from smsportal.enums import Carrier, FailureReason, MessageClass
+from smsportal.enums import Carrier, MessageClass
 from tenants.models import TenantOwned
 
 
@@ -153,8 +153,15 @@ class Campaign(TenantOwned):
 
     name = models.CharField(_("name"), max_length=120)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    template_id = models.BigIntegerField(_("template"), null=True, blank=True)
-    template_version_id = models.BigIntegerField(null=True, blank=True)
+    template = models.ForeignKey(
+        "templates.MessageTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("template"),
+    )
+    template_version_id = models.BigIntegerField(null=True, blank=True)  # the approved version the review used
     message_class = models.CharField(max_length=16, choices=MessageClass.choices, blank=True)
     contact_lists = models.ManyToManyField(ContactList, related_name="campaigns", blank=True)
     # {"carriers": [...], "provinces": [...], "conditions": [{"field", "op", "value"}], "consent": "any|granted"}
@@ -192,14 +199,22 @@ class Campaign(TenantOwned):
 
 
 class CampaignRecipient(TenantOwned):
-    """One number of a campaign's audience (deduplicated across lists)."""
+    """One number of a campaign's audience (deduplicated across lists), in number order.
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
-    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, related_name="+", db_constraint=False)
+    Written once by one INSERT … SELECT when the campaign is reviewed; the fan-out walks it by
+    id with a cursor committed together with each chunk's messages. Like Contact, it carries
+    no per-row foreign-key checks (a million rows arrive in one statement)."""
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="recipients", db_constraint=False, db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.DO_NOTHING, null=True, related_name="+", db_constraint=False, db_index=False
+    )
     number = models.CharField(max_length=20)
-    excluded_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
-    message_id = models.BigIntegerField(null=True, blank=True)
-    short_code = models.CharField(max_length=16, null=True, blank=True, unique=True)
     clicks = models.PositiveIntegerField(default=0)
 
     class Meta:

@@ -7,3 +7,30 @@ def contact_import_run(contact_import_id: int) -> None:
     from campaigns.services import contact_import_run as run
 
     run(contact_import_id=contact_import_id)
+
+
+def campaign_fanout_run(campaign_id: int) -> int:
+    from campaigns.fanout import campaign_fanout_run as run
+
+    return run(campaign_id=campaign_id)
+
+
+def campaigns_tick() -> dict:
+    from campaigns.services import campaigns_tick as tick
+
+    return tick()
+
+
+def ensure_schedules() -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name="campaigns-tick",
+        defaults={
+            "func": "campaigns.tasks.campaigns_tick",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": "bulk",
+        },
+    )
