@@ -13,7 +13,7 @@ from django.db import connection
 
 from messaging.adapters.base import ChannelAdapter, SubmitResult, register_adapter
 
-from .config import masked_settings, merge_settings, parse_settings, validate_settings
+from .config import merge_settings, parse_settings, validate_settings
 from .models import SmppReview
 
 
@@ -70,9 +70,6 @@ class SmppAdapter(ChannelAdapter):
 
     def merge_settings(self, stored: dict, submitted: dict) -> dict:
         return merge_settings(stored, submitted)
-
-    def masked_settings(self, settings: dict) -> dict:
-        return masked_settings(settings)
 
 
 register_adapter(SmppAdapter.name, SmppAdapter)

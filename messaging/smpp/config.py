@@ -1,8 +1,9 @@
 """The "smpp" adapter's settings (Channel.settings JSON): schema, defaults and validation.
 
-The password is write-only: `masked_settings` never shows it back, and `merge_settings`
-keeps the stored one when an edit leaves it blank. It may also come from the environment
-(`password_env`: the name of a variable), so production secrets need not live in the DB.
+The password is write-only: the channel forms show it masked (messaging.adapters.base
+.mask_secrets), and `merge_settings` keeps the stored one when an edit leaves it blank. It may
+also come from the environment (`password_env`: the name of a variable), so production secrets
+need not live in the database.
 """
 
 from __future__ import annotations
@@ -222,10 +223,3 @@ def merge_settings(stored: dict, submitted: dict) -> dict:
     if not submitted.get("password") and stored.get("password"):
         merged["password"] = stored["password"]
     return merged
-
-
-def masked_settings(data: dict) -> dict:
-    shown = dict(data)
-    if shown.get("password"):
-        shown["password"] = "********"
-    return shown
