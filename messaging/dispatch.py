@@ -100,7 +100,8 @@ def lane_dispatch_batch(lane: str, *, limit: int | None = None, gate: RateGate |
 def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
     now = timezone.now()
     router = Router(now=now)
-    outcome = Outcome()
+    outcome = Outcome()  # what is left to record at the end (no route, back to the queue)
+    recorded = Outcome()  # what each submitted chunk already recorded
     pending = claimed
     for attempt in range(2):  # the first channel, then once another one
         by_channel: dict[int, list[Claimed]] = {}
@@ -127,6 +128,7 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
                 chunk = group[start : start + max(1, channel.batch_size)]
                 gate.wait(channel, len(chunk))
                 results = _submit(channel, chunk)
+                done = Outcome()  # recorded per chunk, so progress is visible and leases stay short
                 by_id = {m.id: m for m in chunk}
                 errors = 0
                 for result in results:
@@ -134,7 +136,7 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
                     if message is None:
                         continue
                     if result.ok:
-                        outcome.submitted.append(
+                        done.submitted.append(
                             (
                                 message.id,
                                 channel.pk,
@@ -152,9 +154,12 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
                         )
                         retry.append(message)
                     else:
-                        outcome.failed.append(
+                        done.failed.append(
                             (message.id, result.reason or FailureReason.UNKNOWN, result.raw_code, channel.name)
                         )
+                _record(done, timezone.now())
+                recorded.submitted.extend(done.submitted)
+                recorded.failed.extend(done.failed)
                 for message in by_id.values():  # the adapter did not answer for these: treat as retriable
                     message.tried_channel_ids = [*message.tried_channel_ids, channel.pk]
                     message.last_reason = FailureReason.CHANNEL_ERROR
@@ -174,6 +179,8 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
     for message in pending:
         _after_retriable(message, outcome)
     _record(outcome, now)
+    outcome.submitted.extend(recorded.submitted)
+    outcome.failed.extend(recorded.failed)
     return outcome
 
 
