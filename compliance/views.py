@@ -179,9 +179,23 @@ def _import_for(request, import_id: int) -> ConsentImport:
     return job
 
 
+def _column_labels() -> dict[str, str]:
+    return {
+        "number": _("Phone number"),
+        "purpose": _("Purpose"),
+        "action": _("Action"),
+        "occurred_at": _("When"),
+        "source": _("Source"),
+        "evidence": _("Evidence"),
+    }
+
+
 @tenant_view("compliance.edit")
 def import_detail(request, import_id: int):
     job = _import_for(request, import_id)
+    labels = _column_labels()
+    for error in job.errors:
+        error["label"] = labels.get(error.get("field"), error.get("field"))
     form = ApplyImportForm(request.POST or None, initial={"mode": job.mode})
     if request.method == "POST" and form.is_valid():
         try:
