@@ -145,6 +145,20 @@ def _insert_entries(kind: str, rows: list[tuple]) -> list[tuple[int, int, Decima
         return cursor.fetchall()
 
 
+def _existing(kind: str, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (tenant_id, message_id) already have an entry of `kind` (one query, array-bound)."""
+    if not pairs:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT e.tenant_id, e.message_id FROM billing_ledgerentry e
+                JOIN unnest(%s::bigint[], %s::bigint[]) AS p(t, m) ON e.tenant_id = p.t AND e.message_id = p.m
+                WHERE e.kind = %s""",
+            [[p[0] for p in pairs], [p[1] for p in pairs], kind],
+        )
+        return set(cursor.fetchall())
+
+
 def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[int, int, Decimal]]:
     """Give back the reserve of each (tenant_id, message_id) that has one and no release yet."""
     if not pairs:
@@ -198,11 +212,7 @@ def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]]) -> Decima
             rows.append((tenant.pk, int(message_id), -amount, now, message_class, int(segments), None))
         if not rows:
             return ZERO
-        already = set(
-            LedgerEntry.objects.filter(
-                tenant_id=tenant.pk, kind=LedgerKind.RESERVE, message_id__in=[r[1] for r in rows]
-            ).values_list("message_id", flat=True)
-        )
+        already = {m for _t, m in _existing(LedgerKind.RESERVE, [(tenant.pk, r[1]) for r in rows])}
         rows = [r for r in rows if r[1] not in already]
         needed = -sum((r[2] for r in rows), ZERO)
         available = locked.balance + locked.credit_limit
@@ -247,13 +257,7 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
     with transaction.atomic():
         locked = _lock_accounts(by_tenant)
         tenants = Tenant.objects.in_bulk(list(by_tenant))
-        already = set(
-            LedgerEntry.objects.filter(
-                tenant_id__in=list(by_tenant),
-                kind=LedgerKind.CAPTURE,
-                message_id__in=[m for msgs in by_tenant.values() for m in msgs],
-            ).values_list("tenant_id", "message_id")
-        )
+        already = _existing(LedgerKind.CAPTURE, [(t, m) for t, msgs in by_tenant.items() for m in msgs])
         closed = _billing_months_closed(list(by_tenant))
         # Work out each capture's month, then lock those months' counters.
         plan: list[tuple[int, int, int, str, datetime, date]] = []

@@ -36,7 +36,7 @@ def test_finance_sees_balance_opens_statement_and_downloads_pdf(page, tenant, st
     assert page.locator("#balance").inner_text() == "¥799.7400"
 
     page.get_by_role("link", name="对账单").first.click()
-    page.get_by_role("link", name="2026-01").click()
+    page.get_by_role("table").get_by_role("link", name="2026-01").click()
     page.wait_for_url("**/billing/statements/2026/1/")
     assert "ICBC-BROWSER-1" in page.content()
     with page.expect_download() as download_info:
