@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from messaging import staff_views
 
@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("channels/<int:channel_id>/toggle/", staff_views.channel_toggle, name="channel_toggle"),
     path("channels/<int:channel_id>/breaker-reset/", staff_views.channel_breaker_reset, name="channel_breaker_reset"),
     path("routing/", staff_views.routing, name="routing"),
+    path("", include("messaging.watch.urls")),  # health, incidents, HTTP code mapping (messaging.watch)
 ]
