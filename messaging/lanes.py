@@ -1,17 +1,10 @@
-"""The work loop of a dispatch lane, run inside that lane's django-q2 cluster.
+"""The work loop of a dispatch lane, run inside that lane's django-q2 cluster (how the
+loop is started and kept alive: messaging/tasks.py).
 
-How each lane keeps draining (see also tasks.ensure_schedules):
-  * A django-q2 Schedule per lane (`messaging-lane-urgent`, `messaging-lane-bulk`, every
-    minute, `cluster=<lane>`) runs `messaging.tasks.lane_run(lane)`: a loop of about 55 s
-    that drains the lane's queue, then the simulated carrier's due events, raw receipts,
-    expiries and lease recovery, and sleeps 50 ms when there is nothing to do. A loop that
-    dies is simply replaced by the next minute's run; two loops of the same lane can overlap
-    harmlessly because every claim is `FOR UPDATE SKIP LOCKED`.
-  * An urgent message accepted by the API wakes the urgent lane at once: after commit,
-    `async_task("messaging.tasks.lane_kick", "urgent", cluster="urgent")` runs one drain pass
-    on another urgent worker, so a code never waits for the loop's next poll.
-  * The urgent loop puts its own queue first: between receipt batches it always checks for
-    queued codes and alerts again, and it only takes small receipt batches.
+Each pass: dispatch until the lane's queue is empty, then one batch of the simulated
+carrier's due events and one batch of raw receipts; every 5 s also expiries and lease
+recovery. Idle → sleep 50 ms. The urgent loop takes small receipt batches so that it comes
+back to its own queue quickly.
 """
 
 from __future__ import annotations
