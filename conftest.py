@@ -12,6 +12,15 @@ from tenants.middleware import SESSION_TENANT_KEY
 from tenants.models import Role
 
 
+@pytest.fixture(autouse=True)
+def _demo_logins_file_in_tmp(tmp_path_factory, monkeypatch):
+    """A test that runs smsportal.demo.seed() must not overwrite ./var/demo-logins.json, which
+    holds the passwords of the real demo database that `make demo` prints."""
+    import smsportal.demo
+
+    monkeypatch.setattr(smsportal.demo, "LOGINS_FILE", tmp_path_factory.getbasetemp() / "demo-logins.json")
+
+
 @pytest.fixture
 def tenant(db):
     return TenantFactory()

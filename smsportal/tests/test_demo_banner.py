@@ -6,9 +6,9 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management import call_command
 
+from smsportal import demo
 from smsportal.factories import UserFactory
 from smsportal.factories.tenants import DEFAULT_PASSWORD
-from smsportal.management.commands import demo_banner
 
 
 def test_banner_shows_only_unused_recovery_codes_from_the_database(db, tmp_path, monkeypatch):
@@ -34,7 +34,7 @@ def test_banner_shows_only_unused_recovery_codes_from_the_database(db, tmp_path,
             }
         )
     )
-    monkeypatch.setattr(demo_banner, "LOGINS_FILE", logins)
+    monkeypatch.setattr(demo, "LOGINS_FILE", logins)
     out = StringIO()
     call_command("demo_banner", stdout=out)
     text = out.getvalue()
@@ -45,7 +45,7 @@ def test_banner_shows_only_unused_recovery_codes_from_the_database(db, tmp_path,
 
 
 def test_banner_without_logins_file_says_how_to_seed(db, tmp_path, monkeypatch):
-    monkeypatch.setattr(demo_banner, "LOGINS_FILE", tmp_path / "missing.json")
+    monkeypatch.setattr(demo, "LOGINS_FILE", tmp_path / "missing.json")
     out = StringIO()
     call_command("demo_banner", stdout=out)
     assert "make seed" in out.getvalue()

@@ -7,7 +7,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from smsportal.demo import LOGINS_FILE
+from smsportal import demo
 
 
 def unused_recovery_codes(email: str) -> list[str] | None:
@@ -33,10 +33,10 @@ class Command(BaseCommand):
         out("=" * 72)
         out(f" smsportal demo: {url}/   (API docs: {url}/api/docs/)")
         out("=" * 72)
-        if not LOGINS_FILE.exists():
+        if not demo.LOGINS_FILE.exists():
             out(" No demo logins found; run `make seed` on an empty database.")
             return
-        logins = json.loads(LOGINS_FILE.read_text(encoding="utf-8"))
+        logins = json.loads(demo.LOGINS_FILE.read_text(encoding="utf-8"))
         out(" Tenant users (email / password / tenant / role):")
         for person in logins["people"]:
             out(f"   {person['email']:<32} {person['password']:<20} {person['tenant']:<18} {person['role']}")
