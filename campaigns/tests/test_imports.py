@@ -33,7 +33,7 @@ CSV = """手机号,姓名,积分
 """
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_csv_import_merges_duplicates_and_reports_invalid_rows(member, contact_list):
     done = run_import(member, upload(CSV), contact_list=contact_list)
     assert done.status == ContactImport.Status.DONE
@@ -49,7 +49,7 @@ def test_csv_import_merges_duplicates_and_reports_invalid_rows(member, contact_l
     assert contact_list.fields == ["姓名", "积分"]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_second_import_merges_into_existing_contacts(member, contact_list):
     run_import(member, upload(CSV), contact_list=contact_list)
     again = run_import(member, upload("phone,city\n13800138000,上海\n13700137000,北京\n"), contact_list=contact_list)
@@ -60,7 +60,7 @@ def test_second_import_merges_into_existing_contacts(member, contact_list):
     assert contact_list.contact_count == 4
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize(("encoding", "prefix"), [("gbk", b""), ("utf-8", b"\xef\xbb\xbf")])
 def test_gbk_and_bom_files_keep_chinese_attributes(member, encoding, prefix):
     done = run_import(
@@ -70,7 +70,7 @@ def test_gbk_and_bom_files_keep_chinese_attributes(member, encoding, prefix):
     assert Contact.objects.get(contact_list=done.contact_list).attributes == {"姓名": "张三"}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_xlsx_import(member):
     workbook = openpyxl.Workbook()
     workbook.active.append(["mobile", "name"])
@@ -109,7 +109,7 @@ def test_wrong_encoding_is_refused(member):
     assert caught.value.code in ("unreadable_encoding", "unreadable_file")
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_encoding_change_mid_file_fails_without_touching_the_list(member, contact_list, monkeypatch):
     monkeypatch.setattr("campaigns.services.IMPORT_CHUNK_ROWS", 500)
     good = "phone,name\n" + "".join(f"1380013{i:04d},张\n" for i in range(5000))
