@@ -227,6 +227,38 @@ class SignatureDetailView(TenantAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SignatureResubmitIn(serializers.Serializer):
+    proofs = serializers.ListField(child=serializers.FileField(), required=False, default=list)
+    authorisation = serializers.FileField(required=False, allow_null=True, default=None)
+
+
+class SignatureResubmitView(TenantAPIView):
+    model = Signature
+    required_scopes = {"POST": "manage"}
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    serializer_class = SignatureOut
+
+    @extend_schema(
+        summary="Send a rejected signature back to review (optionally with new documents)",
+        request={"multipart/form-data": SignatureResubmitIn},
+        responses=SignatureOut,
+    )
+    def post(self, request, signature_id):
+        signature = self.get_queryset().filter(pk=_int_or_404(signature_id)).first()
+        if signature is None:
+            raise Http404
+        serializer = SignatureResubmitIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        signature = services.signature_resubmit(
+            tenant=self.tenant,
+            actor=self.actor,
+            signature=signature,
+            proofs=serializer.validated_data["proofs"],
+            authorisation=serializer.validated_data["authorisation"],
+        )
+        return Response(SignatureOut(signature).data)
+
+
 class TemplateListView(TenantAPIView):
     model = MessageTemplate
     required_scopes = READ_MANAGE

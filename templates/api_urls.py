@@ -5,6 +5,11 @@ from templates import api
 urlpatterns = [
     path("signatures", api.SignatureListView.as_view(), name="api-templates-signatures"),
     path("signatures/<str:signature_id>", api.SignatureDetailView.as_view(), name="api-templates-signature"),
+    path(
+        "signatures/<str:signature_id>/resubmit",
+        api.SignatureResubmitView.as_view(),
+        name="api-templates-signature-resubmit",
+    ),
     path("templates", api.TemplateListView.as_view(), name="api-templates-list"),
     path("templates/check", api.TemplateCheckView.as_view(), name="api-templates-check"),
     path("templates/segments", api.SegmentsView.as_view(), name="api-templates-segments"),

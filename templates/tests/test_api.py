@@ -198,6 +198,7 @@ def test_outsider_gets_404_everywhere(api_for, outsider, tenant, draft, signatur
     calls = [
         ("get", f"signatures/{signature_id}", None),
         ("delete", f"signatures/{signature_id}", None),
+        ("post", f"signatures/{signature_id}/resubmit", None),
         ("get", f"templates/{template_id}", None),
         ("patch", f"templates/{template_id}", {"body": "x"}),
         ("delete", f"templates/{template_id}", None),
@@ -231,3 +232,21 @@ def test_delete_approved_template_is_conflict(api, tenant, signature):
     assert response.status_code == 409 and response.json()["error"]["code"] == "template_in_use"
     other = SignatureFactory(tenant=tenant)
     assert api.delete(BASE + f"signatures/{other.pk}").status_code == 204
+
+
+def test_signature_resubmit_over_api(api, tenant, staff_user):
+    from templates import services
+    from templates.models import ReviewCase
+
+    created = api.post(
+        BASE + "signatures", {"name": "华美App", "kind": "app", "proofs": [pdf_file()]}, format="multipart"
+    ).json()
+    case = ReviewCase.objects.get(signature_id=created["id"])
+    response = api.post(BASE + f"signatures/{created['id']}/resubmit", {}, format="multipart")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "signature_not_rejected"
+    services.review_reject(actor=staff_user, case_id=case.pk, reason_code="documents_missing")
+    response = api.post(
+        BASE + f"signatures/{created['id']}/resubmit", {"proofs": [pdf_file("new.pdf")]}, format="multipart"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "pending_review"
+    assert len(response.json()["documents"]) == 2
