@@ -318,3 +318,18 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG or TES
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 # Round-the-clock watch: alerts go by email to staff and to this on-call tool URL (JSON POST).
 ONCALL_WEBHOOK_URL = os.environ.get("ONCALL_WEBHOOK_URL", "")
+# Optional: signs on-call posts like tenant webhooks (X-Signature) so the tool can verify them.
+ONCALL_WEBHOOK_SECRET = os.environ.get("ONCALL_WEBHOOK_SECRET", "")
+# Watch thresholds: health window, the smallest sample judged, the delivery-rate floor.
+WATCH_WINDOW_MINUTES = int(os.environ.get("WATCH_WINDOW_MINUTES", "5"))
+WATCH_MIN_SAMPLE = int(os.environ.get("WATCH_MIN_SAMPLE", "20"))
+WATCH_MIN_DELIVERY_RATE = float(os.environ.get("WATCH_MIN_DELIVERY_RATE", "0.95"))
+
+# --- compliance ---
+# Consent sources and complaint sources are both called "source" in the API schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ConsentSourceEnum": "compliance.models.ConsentSource",
+        "ComplaintSourceEnum": "compliance.models.ComplaintSource",
+    }
+)

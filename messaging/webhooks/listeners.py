@@ -88,7 +88,19 @@ def on_status_changes(changes: dict[int, list[tuple[int, str, str]]]) -> int:
         for message in messages
         if tenant_of.get(message.id) == message.tenant_id
     ]
-    return webhook_events_enqueue(specs=specs)
+    queued = webhook_events_enqueue(specs=specs)
+    if queued:
+        _kick()
+    return queued
+
+
+def _kick() -> None:
+    # Tenants expect status callbacks within seconds, not at the next minute's schedule.
+    from django.db import transaction
+
+    from messaging.webhooks.tasks import kick_delivery
+
+    transaction.on_commit(kick_delivery)
 
 
 def on_inbound_received(inbound_ids: list[int]) -> int:
@@ -119,4 +131,7 @@ def on_inbound_received(inbound_ids: list[int]) -> int:
         for inbound in inbounds
         if EventType.INBOUND_RECEIVED in subscriptions.get(inbound.tenant_id, ())
     ]
-    return webhook_events_enqueue(specs=specs)
+    queued = webhook_events_enqueue(specs=specs)
+    if queued:
+        _kick()
+    return queued

@@ -5,11 +5,29 @@ from __future__ import annotations
 from messaging.webhooks.delivery import deliver_until_idle
 
 DELIVERY_SCHEDULE_NAME = "webhooks.deliver"
+PRUNE_SCHEDULE_NAME = "webhooks.prune"
+KEEP_DAYS = 30
 
 
 def deliver_webhooks() -> str:
     report = deliver_until_idle()
     return f"claimed={report.claimed} delivered={report.delivered} retrying={report.retrying} gave_up={report.gave_up}"
+
+
+def prune_webhook_events() -> int:
+    """Settled events (and their attempt logs) older than 30 days go; pending ones stay."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.webhooks.models import WebhookEvent
+
+    deleted, _detail = (
+        WebhookEvent.objects.exclude(status=WebhookEvent.Status.PENDING)
+        .filter(created_at__lt=timezone.now() - timedelta(days=KEEP_DAYS))
+        .delete()
+    )
+    return deleted
 
 
 def ensure_schedules() -> None:
@@ -23,6 +41,15 @@ def ensure_schedules() -> None:
             "func": "messaging.webhooks.tasks.deliver_webhooks",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
+            "repeats": -1,
+            "cluster": "bulk",
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=PRUNE_SCHEDULE_NAME,
+        defaults={
+            "func": "messaging.webhooks.tasks.prune_webhook_events",
+            "schedule_type": Schedule.DAILY,
             "repeats": -1,
             "cluster": "bulk",
         },

@@ -168,4 +168,9 @@ def test_ensure_schedules_is_idempotent():
         ensure_schedules()
         ensure_webhook_schedules()
     names = sorted(Schedule.objects.values_list("name", "cluster"))
-    assert names == [("watch.prune", "bulk"), ("watch.run", "urgent"), ("webhooks.deliver", "bulk")]
+    assert names == [
+        ("watch.prune", "bulk"),
+        ("watch.run", "urgent"),
+        ("webhooks.deliver", "bulk"),
+        ("webhooks.prune", "bulk"),
+    ]

@@ -73,3 +73,30 @@ def test_inbound_replies_are_queued(tenant):
     assert on_inbound_received([inbound.id]) == 1
     event = WebhookEvent.objects.get(tenant=tenant)
     assert event.event_type == "inbound.received" and event.payload["text"] == "TD"
+
+
+def test_queued_events_start_a_delivery_run_on_the_bulk_lane(tenant, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+    from django_q.models import OrmQ
+
+    cache.delete("webhooks:kick")
+    endpoint_for(tenant, "https://hooks.example.com/")
+    message = _message(tenant, "delivered")
+    with django_capture_on_commit_callbacks(execute=True):
+        on_status_changes({tenant.id: [(message.id, "delivered", "")]})
+    [queued] = OrmQ.objects.all()
+    assert queued.key == "bulk" and queued.task["func"] == "messaging.webhooks.tasks.deliver_webhooks"
+
+
+def test_prune_keeps_pending_and_recent_events(tenant):
+    from datetime import timedelta
+
+    from messaging.webhooks.tasks import prune_webhook_events
+    from smsportal.factories.webhooks import WebhookEventFactory
+
+    old = timezone.now() - timedelta(days=40)
+    WebhookEventFactory(tenant=tenant, status="delivered", created_at=old, payload={"n": 1})
+    kept_pending = WebhookEventFactory(tenant=tenant, status="pending", created_at=old, payload={"n": 2})
+    kept_recent = WebhookEventFactory(tenant=tenant, status="failed", payload={"n": 3})
+    prune_webhook_events()
+    assert set(WebhookEvent.objects.values_list("id", flat=True)) == {kept_pending.id, kept_recent.id}
