@@ -7,6 +7,7 @@ app_name = "compliance"
 urlpatterns = [
     path("", views.consent_list, name="consents"),
     path("consents/new/", views.consent_new, name="consent_new"),
+    path("consents/<int:record_id>/evidence/", views.consent_evidence, name="consent_evidence"),
     path("imports/new/", views.import_new, name="import_new"),
     path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_id>/progress/", views.import_progress, name="import_progress"),

@@ -30,7 +30,7 @@ from compliance.forms import (
     SuppressionRemoveForm,
     TenantComplianceSettingsForm,
 )
-from compliance.models import Complaint, ConsentImport, PlatformComplianceSettings, Purpose
+from compliance.models import Complaint, ConsentImport, ConsentRecord, PlatformComplianceSettings, Purpose
 from smsportal.errors import ServiceError
 from smsportal.forms import add_service_error
 from smsportal.numbers import InvalidNumber, mask, normalize
@@ -142,6 +142,19 @@ def consent_new(request):
             messages.success(request, _("Recorded for %(number)s.") % {"number": mask(record.number)})
             return redirect(number_url(request.tenant.pk, record.number))
     return render(request, "compliance/consent_new.html", {"form": form})
+
+
+@tenant_view("compliance.view")
+def consent_evidence(request, record_id: int):
+    """Evidence files are private: served only to members of the tenant that recorded them."""
+    from django.http import FileResponse
+
+    record = ConsentRecord.objects.for_tenant(request.tenant).filter(pk=record_id).first()
+    if record is None or not record.evidence_file:
+        raise Http404
+    return FileResponse(
+        record.evidence_file.open("rb"), as_attachment=True, filename=record.evidence_file.name.rsplit("/", 1)[-1]
+    )
 
 
 # --- Imports ------------------------------------------------------------------------------

@@ -279,3 +279,24 @@ def test_import_page_refuses_an_unreadable_file(member_client, member):
         reverse("compliance:import_new"), {"file": upload, "purpose": "marketing", "source": "import"}
     )
     assert response.status_code == 200 and not ConsentImport.objects.exists()
+
+
+def test_evidence_file_is_served_only_within_the_tenant(
+    member_client, client_for, outsider, member, tmp_path, settings
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("同意书.pdf", b"%PDF-1.4 scanned form")
+    response = member_client.post(
+        reverse("compliance:consent_new"),
+        {"number": A, "purpose": "marketing", "action": "grant", "source": "paper", "evidence_file": upload},
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert "/compliance/numbers/" in response["Location"], response["Location"]
+    record = ConsentRecord.objects.for_tenant(member.tenant).get()
+    url = reverse("compliance:consent_evidence", args=[record.pk])
+    response = member_client.get(url)
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"%PDF-1.4 scanned form"
+    assert client_for(outsider).get(url).status_code == 404
+    assert url in member_client.get(number_url(member.tenant_id, A)).content.decode()
