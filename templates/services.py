@@ -522,6 +522,8 @@ def template_edit(
         draft.title = title.strip()[:40]
     if signature_id is not None and str(signature_id) != str(template.signature_id):
         signature = _signature_for(tenant=tenant, signature_id=signature_id)
+        if signature.status == Signature.Status.REJECTED:
+            raise ServiceError("signature_rejected", _("This signature was rejected."), field="signature")
         template.signature = signature
         template.save(update_fields=["signature", "updated_at"])
     draft.findings = []

@@ -3,6 +3,7 @@ live checks, versions, findings with one-click fixes, rich frames, phone preview
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -123,6 +124,8 @@ def template_edit(request, template_id):
     initial = {"body": latest.body, "title": latest.title, "signature": template.signature_id}
     form = TemplateForm(request.POST or None, signatures=signatures, editing=True, initial=initial)
     formset = variable_formset(request.POST or None, variables=latest.variables)
+    if template.is_rich:  # the text lives in the frames; only the title and signature are edited here
+        form.fields["body"].widget = forms.HiddenInput()
     if latest.status in (TemplateVersion.Status.SUBMITTED, TemplateVersion.Status.PENDING_REVIEW):
         messages.warning(request, _("This template is under review; withdraw it before editing."))
         return redirect("templates:detail", template.pk)

@@ -549,3 +549,13 @@ def test_factory_draft_version_is_editable(tenant, member, signature):
         tenant=tenant, actor=member.user, template=template, body="验证码${code}，用于登录。"
     )
     assert edited.pk == draft.pk
+
+
+def test_edit_to_rejected_signature_is_refused(tenant, member, signature):
+    template = make_template(tenant, member.user, signature)
+    rejected = SignatureFactory(tenant=tenant, status=Signature.Status.REJECTED)
+    with pytest.raises(ServiceError) as caught:
+        services.template_edit(tenant=tenant, actor=member.user, template=template, signature_id=rejected.pk)
+    assert caught.value.code == "signature_rejected"
+    template.refresh_from_db()
+    assert template.signature_id == signature.pk

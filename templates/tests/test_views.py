@@ -388,3 +388,23 @@ def test_signature_case_page(staff_client, world):
 
 def test_verification_factory_flag(tenant):
     assert TenantVerificationFactory(tenant=tenant).is_verified
+
+
+def test_rich_template_title_edit_page(member_client, world):
+    rich = world["rich"]
+    data = form_data(world["draft"].signature, "", title="新品到店啦")
+    del data["name"], data["kind"]
+    response = member_client.post(reverse("templates:edit", args=[rich.pk]), data)
+    assert response.status_code == 302
+    assert TemplateVersion.objects.get(template=rich, status="draft").title == "新品到店啦"
+
+
+def test_edit_to_rejected_signature_is_refused(member_client, tenant, signature):
+    template = approved_template(tenant=tenant, signature=signature)
+    rejected = SignatureFactory(tenant=tenant, status=Signature.Status.REJECTED)
+    data = form_data(rejected, "您的验证码为${code}，10分钟内有效。", template.approved_version.variables)
+    response = member_client.post(reverse("templates:edit", args=[template.pk]), data)
+    assert response.status_code == 200  # the rejected signature is not even a choice
+    template.refresh_from_db()
+    assert template.signature_id == signature.pk
+    assert TemplateVersion.objects.filter(template=template).count() == 1
