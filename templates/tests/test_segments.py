@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from templates.segments import GSM7, UCS2, count_segments
 
@@ -74,3 +76,32 @@ def test_gsm_basic_accented_characters_stay_gsm7():
 def test_remaining_in_segment():
     assert count_segments("a" * 150).remaining_in_segment == 10
     assert count_segments("a" * 200).remaining_in_segment == 106
+
+
+def _expected(units: int, single: int, part: int) -> int:
+    if units == 0:
+        return 0
+    return 1 if units <= single else -(-units // part)
+
+
+@given(st.text(alphabet="abcXYZ019 @!?", max_size=800))
+def test_plain_gsm_matches_the_formula(text):
+    result = count_segments(text)
+    assert result.encoding == GSM7
+    assert result.segments == _expected(len(text), 160, 153)
+
+
+@given(st.text(alphabet="验证码您的订单已发货", max_size=600))
+def test_plain_chinese_matches_the_formula(text):
+    result = count_segments(text)
+    assert result.segments == _expected(len(text), 70, 67)
+    if text:
+        assert result.encoding == UCS2
+
+
+@given(st.text(max_size=400))
+def test_any_text_never_undercounts(text):
+    result = count_segments(text)
+    limit = result.single_limit if result.segments <= 1 else result.segments * result.part_limit
+    assert result.characters <= limit
+    assert count_segments(text + "a").segments >= result.segments
