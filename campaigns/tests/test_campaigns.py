@@ -267,3 +267,19 @@ def test_short_link_redirects_and_counts_clicks(member, members, template, clien
     tampered = code_for(recipient.pk)[:-1] + ("A" if code_for(recipient.pk)[-1] != "A" else "B")
     assert client.get(f"/campaigns/s/{tampered}").status_code == 404
     assert client.get("/campaigns/s/zzzzzzzzz").status_code == 404
+
+
+def test_fast_segment_count_matches_templates_count_segments(member, template):
+    import random
+
+    from templates.segments import count_segments
+    from templates.selectors import template_for_sending
+
+    version = template_for_sending(tenant=member.tenant, template_id=template.pk)
+    campaign = Campaign(tenant=member.tenant, link_variable="link")
+    renderer = fanout.Renderer(campaign=campaign, version=version)
+    assert renderer.always_ucs2
+    rng = random.Random(3)
+    for length in range(0, 300, 7):
+        text = "".join(rng.choice("会员积分ab1{[€😀 ") for _ in range(length))
+        assert renderer.segments(text) == count_segments(text).segments, text
