@@ -408,3 +408,21 @@ def test_edit_to_rejected_signature_is_refused(member_client, tenant, signature)
     template.refresh_from_db()
     assert template.signature_id == signature.pk
     assert TemplateVersion.objects.filter(template=template).count() == 1
+
+
+def test_findings_follow_the_language(member_client, signature):
+    from django.conf import settings
+
+    member_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    data = {
+        "body": "尊敬的会员，上新了",
+        "signature": signature.pk,
+        "kind": "marketing",
+        "var-TOTAL_FORMS": 0,
+        "var-INITIAL_FORMS": 0,
+    }
+    page = member_client.post(reverse("templates:check"), data).content.decode()
+    assert "A marketing message must end with how to unsubscribe" in page
+    member_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = member_client.post(reverse("templates:check"), data).content.decode()
+    assert "营销短信须以退订方式结尾" in page
