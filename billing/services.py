@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from billing import pricing
 from billing.models import (
+    MESSAGE_KINDS,
     RICH,
     ZERO,
     Account,
@@ -123,38 +124,46 @@ def _queue_low_balance_alert(tenant_id: int) -> None:
     async_task("billing.tasks.low_balance_alert_send", tenant_id, cluster="bulk")
 
 
+def _ints(values) -> str:
+    """A PostgreSQL array literal of integers: one text parameter instead of thousands of
+    adapted elements (psycopg's per-element array quoting dominated big batches)."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
 def _insert_entries(kind: str, rows: list[tuple]) -> list[tuple[int, int, Decimal, int | None]]:
     """Multi-row INSERT of message entries, skipping (tenant, message, kind) already present.
-    rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing json|None).
+    rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing list|None).
     Returns the rows actually inserted as (tenant_id, message_id, amount, segments)."""
     if not rows:
         return []
-    columns = list(zip(*rows, strict=True))
+    document = json.dumps(
+        [{"t": t, "m": m, "a": str(a), "o": o.isoformat(), "c": c, "s": s, "p": p} for t, m, a, o, c, s, p in rows],
+        ensure_ascii=False,
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at, message_class,
-                                               segments,
-                                      pricing, reference, reason, created_at, updated_at)
-                SELECT u.t, %s, u.m, u.a, u.o, u.c, u.s, u.p::jsonb, '', '', now(), now()
-                FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::timestamptz[], %s::text[], %s::int[],
-                            %s::text[]) AS u(t, m, a, o, c, s, p)
+                                               segments, pricing, reference, reason, created_at, updated_at)
+                SELECT u.t, %s, u.m, u.a, u.o, u.c, u.s, u.p, '', '', now(), now()
+                FROM jsonb_to_recordset(%s::jsonb) AS u(t bigint, m bigint, a numeric, o timestamptz, c text,
+                                                         s int, p jsonb)
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount, segments""",
-            [kind, *[list(c) for c in columns]],
+            [kind, document],
         )
         return cursor.fetchall()
 
 
-def _existing(kind: str, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which (tenant_id, message_id) already have an entry of `kind` (one query, array-bound)."""
+def _existing(kinds: list[str], pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (tenant_id, message_id) already have an entry of one of `kinds` (one query)."""
     if not pairs:
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT e.tenant_id, e.message_id FROM billing_ledgerentry e
                 JOIN unnest(%s::bigint[], %s::bigint[]) AS p(t, m) ON e.tenant_id = p.t AND e.message_id = p.m
-                WHERE e.kind = %s""",
-            [[p[0] for p in pairs], [p[1] for p in pairs], kind],
+                WHERE e.kind = ANY(%s)""",
+            [_ints(p[0] for p in pairs), _ints(p[1] for p in pairs), list(kinds)],
         )
         return set(cursor.fetchall())
 
@@ -175,7 +184,7 @@ def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[
                 WHERE r.kind = 'reserve'
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount""",
-            [at, [p[0] for p in pairs], [p[1] for p in pairs]],
+            [at, _ints(p[0] for p in pairs), _ints(p[1] for p in pairs)],
         )
         return cursor.fetchall()
 
@@ -201,18 +210,22 @@ def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]]) -> Decima
         prices = pricing.prices_in_force(tenant=tenant)
         now = timezone.now()
         seen: set[int] = set()
+        highest: dict[str, Decimal] = {}
         rows = []
         for message_id, segments, message_class in items:
             if message_id in seen:
                 continue
             seen.add(message_id)
             _check_class(message_class)
-            unit = prices.highest_price(message_class)
+            unit = highest.get(message_class)
+            if unit is None:
+                unit = highest[message_class] = prices.highest_price(message_class)
             amount = money(unit if message_class == RICH else unit * max(int(segments), 0))
             rows.append((tenant.pk, int(message_id), -amount, now, message_class, int(segments), None))
         if not rows:
             return ZERO
-        already = {m for _t, m in _existing(LedgerKind.RESERVE, [(tenant.pk, r[1]) for r in rows])}
+        # A message reserved before (a retried accept) or already settled is not reserved again.
+        already = {m for _t, m in _existing(list(MESSAGE_KINDS), [(tenant.pk, r[1]) for r in rows])}
         rows = [r for r in rows if r[1] not in already]
         needed = -sum((r[2] for r in rows), ZERO)
         available = locked.balance + locked.credit_limit
@@ -257,10 +270,18 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
     with transaction.atomic():
         locked = _lock_accounts(by_tenant)
         tenants = Tenant.objects.in_bulk(list(by_tenant))
-        already = _existing(LedgerKind.CAPTURE, [(t, m) for t, msgs in by_tenant.items() for m in msgs])
+        already = _existing([LedgerKind.CAPTURE], [(t, m) for t, msgs in by_tenant.items() for m in msgs])
         closed = _billing_months_closed(list(by_tenant))
         # Work out each capture's month, then lock those months' counters.
-        plan: list[tuple[int, int, int, str, datetime, date]] = []
+        plan: list[tuple[int, int, int, str, datetime, date, date]] = []
+        days: dict[tuple[int, datetime], date] = {}  # a batch usually shares a handful of times
+
+        def local_day(tenant, at: datetime) -> date:
+            key = (tenant.pk, at)
+            if key not in days:
+                days[key] = pricing.local_date(tenant, at)
+            return days[key]
+
         for tenant_id in sorted(by_tenant):
             tenant = tenants[tenant_id]
             for message_id, (segments, message_class, delivered_at) in sorted(
@@ -268,15 +289,14 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
             ):
                 if (tenant_id, message_id) in already:
                     continue
-                month = pricing.month_of(tenant, delivered_at)
-                if (tenant_id, month) in closed:
-                    delivered_at, month = now, pricing.month_of(tenant, now)
-                plan.append((tenant_id, message_id, segments, message_class, delivered_at, month))
+                day = local_day(tenant, delivered_at)
+                if (tenant_id, day.replace(day=1)) in closed:
+                    delivered_at, day = now, local_day(tenant, now)
+                plan.append((tenant_id, message_id, segments, message_class, delivered_at, day.replace(day=1), day))
         counters = _lock_usage({(p[0], p[5]) for p in plan})
         rows, prices_cache = [], {}
-        for tenant_id, message_id, segments, message_class, delivered_at, month in plan:
+        for tenant_id, message_id, segments, message_class, delivered_at, month, day in plan:
             tenant = tenants[tenant_id]
-            day = pricing.local_date(tenant, delivered_at)
             prices = prices_cache.get((tenant_id, day))
             if prices is None:
                 prices = prices_cache[(tenant_id, day)] = pricing.prices_in_force(tenant=tenant, on=day)
@@ -284,12 +304,12 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
             amount = money(sum((n * p for _, n, p in parts), ZERO))
             if message_class != RICH:
                 counters[(tenant_id, month)] += segments
-            breakdown = json.dumps([[number, n, str(p)] for number, n, p in parts])
+            breakdown = [[number, n, str(p)] for number, n, p in parts]
             rows.append((tenant_id, message_id, -amount, delivered_at, message_class, segments, breakdown))
         inserted = _insert_entries(LedgerKind.CAPTURE, rows)
         inserted_keys = {(r[0], r[1]) for r in inserted}
         usage_delta: dict[tuple[int, date], int] = defaultdict(int)
-        for tenant_id, message_id, segments, message_class, _at, month in plan:
+        for tenant_id, message_id, segments, message_class, _at, month, _day in plan:
             if (tenant_id, message_id) in inserted_keys and message_class != RICH:
                 usage_delta[(tenant_id, month)] += segments
         _bump_usage(usage_delta)

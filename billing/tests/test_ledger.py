@@ -178,3 +178,13 @@ def test_unknown_class_is_refused(tenant):
     with pytest.raises(ServiceError) as caught:
         services.ledger_reserve_batch(tenant=tenant, items=[(1, 1, "spam")])
     assert caught.value.code == "invalid_message_class"
+
+
+def test_a_reserve_arriving_after_the_message_settled_holds_nothing(tenant):
+    fund(tenant, "10")
+    services.ledger_capture_batch(items=[(tenant.pk, 3, 1, "alert")])
+    services.ledger_release_batch(items=[(tenant.pk, 4)])  # nothing to release: no reserve
+    LedgerEntry.objects.create(tenant=tenant, kind="release", message_id=4, amount=0, occurred_at=tenant.created_at)
+    assert services.ledger_reserve_batch(tenant=tenant, items=[(3, 1, "alert"), (4, 1, "alert")]) == Decimal("0")
+    assert Account.objects.get(tenant=tenant).reserved == Decimal("0")
+    assert selectors.account_balance(tenant=tenant) == Decimal("9.8700")
