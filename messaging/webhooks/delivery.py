@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging.webhooks import signing
@@ -74,6 +76,7 @@ class DeliveryReport:
     retrying: int = 0
     gave_up: int = 0
     expired_unsent: int = 0
+    held: int = 0
     outcomes: list[str] = field(default_factory=list)
 
 
@@ -168,7 +171,8 @@ def _expire_abandoned(now: datetime) -> int:
     )
 
 
-def _record(results: list[AttemptResult], now: datetime, report: DeliveryReport) -> None:
+def _record(results: list[AttemptResult], now: datetime, report: DeliveryReport) -> dict[int, datetime]:
+    """Writes the attempts and the events' new state; returns each event's next attempt time."""
     attempts = []
     updates = []  # (id, status, attempts, next_attempt_at, last_attempt_at, last_status_code, delivered_at)
     for result in results:
@@ -218,6 +222,7 @@ def _record(results: list[AttemptResult], now: datetime, report: DeliveryReport)
                  WHERE e.id = v.id
             """  # noqa: S608
             cursor.execute(sql, [now, *params])
+    return {row[0]: row[3] for row in updates}
 
 
 def deliver_due(*, limit: int = 200, now: datetime | None = None, threads: int = 8) -> DeliveryReport:
@@ -237,8 +242,17 @@ def deliver_due(*, limit: int = 200, now: datetime | None = None, threads: int =
         except ValueError as error:  # the sealing key changed: the tenant must rotate
             jobs.append((event, error))
 
+    # An endpoint that times out or answers 5xx costs one attempt per batch, not one per
+    # event: its other events are held back to the failed attempt's retry time, so a dead
+    # receiver cannot tie up the bulk lane's workers.
+    failing: set[int] = set()
+    lock = threading.Lock()
+
     def run(job):
         event, secrets = job
+        with lock:
+            if event.endpoint_id in failing:
+                return None
         if isinstance(secrets, Exception):
             return AttemptResult(
                 event=event,
@@ -247,12 +261,47 @@ def deliver_due(*, limit: int = 200, now: datetime | None = None, threads: int =
                 outcome=WebhookAttempt.Outcome.REFUSED,
                 error="signing secret unreadable; rotate the secret",
             )
-        return post_event(event, secrets)
+        result = post_event(event, secrets)
+        if endpoint_down(result):
+            with lock:
+                failing.add(event.endpoint_id)
+        return result
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(jobs)))) as pool:
         results = list(pool.map(run, jobs))
-    _record(results, clock or timezone.now(), report)
+    attempted = [result for result in results if result is not None]
+    held = [job[0] for job, result in zip(jobs, results, strict=True) if result is None]
+    clock = clock or timezone.now()
+    next_times = _record(attempted, clock, report)
+    _hold(held, attempted, next_times, clock, report)
     return report
+
+
+def endpoint_down(result: AttemptResult) -> bool:
+    if result.outcome in (WebhookAttempt.Outcome.NETWORK_ERROR, WebhookAttempt.Outcome.REFUSED):
+        return True
+    return result.outcome == WebhookAttempt.Outcome.HTTP_ERROR and (
+        (result.status_code or 0) >= 500 or result.status_code == 429
+    )
+
+
+def _hold(held, attempted, next_times: dict[int, datetime], now: datetime, report: DeliveryReport) -> None:
+    """Held events (and anything else due for the same failing endpoint) wait until the
+    failed attempt's retry time. No attempt is recorded for them; their deadline stands."""
+    until: dict[int, datetime] = {}
+    for result in attempted:
+        if endpoint_down(result):
+            endpoint_id = result.event.endpoint_id
+            when = next_times[result.event.id]
+            until[endpoint_id] = min(until.get(endpoint_id, when), when)
+    held_by_endpoint: dict[int, list[int]] = {}
+    for event in held:
+        held_by_endpoint.setdefault(event.endpoint_id, []).append(event.id)
+    for endpoint_id, when in until.items():
+        WebhookEvent.objects.filter(endpoint_id=endpoint_id, status=WebhookEvent.Status.PENDING).filter(
+            Q(id__in=held_by_endpoint.get(endpoint_id, [])) | Q(next_attempt_at__lte=now)
+        ).update(next_attempt_at=max(when, now + timedelta(seconds=FIRST_RETRY_SECONDS)))
+    report.held = len(held)
 
 
 def deliver_until_idle(*, budget_seconds: float = 50, limit: int = 200) -> DeliveryReport:
@@ -262,7 +311,7 @@ def deliver_until_idle(*, budget_seconds: float = 50, limit: int = 200) -> Deliv
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
         report = deliver_due(limit=limit)
-        for name in ("claimed", "delivered", "retrying", "gave_up", "expired_unsent"):
+        for name in ("claimed", "delivered", "retrying", "gave_up", "expired_unsent", "held"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.claimed < limit:
             break

@@ -16,7 +16,7 @@ from messaging.webhooks.services import (
     webhook_rotation_finish,
     webhook_secret_rotate,
 )
-from messaging.webhooks.testing import Reply
+from messaging.webhooks.testing import RecordingServer, Reply
 from smsportal.factories.webhooks import endpoint_for
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +218,35 @@ def test_body_is_stable_json(tenant, receiver):
     endpoint_for(tenant, receiver.url)
     event = _enqueue(tenant)
     assert event_body(event) == event_body(WebhookEvent.objects.get(pk=event.pk))
+
+
+def test_a_failing_endpoint_costs_one_attempt_per_batch_and_holds_its_other_events(tenant, outsider, receiver):
+    endpoint_for(tenant, receiver.url + "/down")
+    with RecordingServer() as healthy:
+        endpoint_for(outsider.tenant, healthy.url)
+        receiver.default = Reply(503, "maintenance")
+        start = timezone.now()
+        events = [_enqueue(tenant, subject=f"message:{n}", now=start) for n in range(5)]
+        _enqueue(outsider.tenant, subject="message:99", now=start)
+
+        report = deliver_due(now=start, threads=1)
+
+        assert len(receiver.requests) == 1 and len(healthy.requests) == 1  # the other tenant is not held up
+        assert report.held == 4 and report.retrying == 1 and report.delivered == 1
+        assert WebhookAttempt.objects.filter(event__tenant=tenant).count() == 1
+        times = set(WebhookEvent.objects.filter(tenant=tenant).values_list("next_attempt_at", flat=True))
+        assert times == {start + timedelta(seconds=30)}
+        assert deliver_due(now=start + timedelta(seconds=29)).claimed == 0
+
+        receiver.default = Reply(200)
+        assert deliver_due(now=start + timedelta(seconds=30)).delivered == 5
+        assert {e.status for e in WebhookEvent.objects.filter(id__in=[e.id for e in events])} == {"delivered"}
+
+
+def test_a_4xx_answer_does_not_hold_the_endpoints_other_events(tenant, receiver):
+    endpoint_for(tenant, receiver.url)
+    receiver.default = Reply(400, "bad event")
+    for n in range(3):
+        _enqueue(tenant, subject=f"message:{n}")
+    report = deliver_due(threads=1)
+    assert report.held == 0 and len(receiver.requests) == 3
