@@ -172,3 +172,15 @@ def test_ensure_schedules_is_idempotent(db):
     schedule = Schedule.objects.get(name=STATEMENTS_SCHEDULE_NAME)
     assert schedule.func == "billing.tasks.statements_monthly_run"
     assert schedule.repeats == -1
+
+
+def test_statements_command(tenant, staff):
+    from django.core.management import CommandError, call_command
+
+    book_january(tenant, staff)
+    call_command("billing_statements", "2026-01", "--tenant", tenant.slug)
+    assert Statement.objects.get(tenant=tenant, period=date(2026, 1, 1)).revision == 1
+    with pytest.raises(CommandError):
+        call_command("billing_statements", "January")
+    with pytest.raises(CommandError):
+        call_command("billing_statements", "2026-01", "--tenant", "no-such-tenant")
