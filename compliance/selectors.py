@@ -220,6 +220,19 @@ def number_history(*, tenant, number: str, message_limit: int = 200) -> list[His
                     obj=message,
                 )
             )
+        from messaging.models import InboundMessage
+
+        replies = InboundMessage.objects.for_tenant(tenant).filter(number=number).order_by("-received_at")
+        for reply in replies[:message_limit]:
+            entries.append(
+                HistoryEntry(
+                    at=reply.received_at,
+                    kind="reply",
+                    title=_("Reply (opt-out)") if reply.is_opt_out else _("Reply"),
+                    detail="",
+                    obj=reply,
+                )
+            )
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
 

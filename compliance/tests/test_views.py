@@ -144,6 +144,7 @@ def test_number_page_masks_for_operators_and_shows_full_to_admins_with_audit(cli
 
 
 def test_number_page_shows_the_whole_history(member_client, member):
+    from messaging.models import InboundMessage
     from smsportal.factories.messaging import MessageFactory
 
     tenant = member.tenant
@@ -152,6 +153,7 @@ def test_number_page_shows_the_whole_history(member_client, member):
     SuppressionFactory(tenant=tenant, number=A, note="回复 TD 退订")
     ComplaintFactory(tenant=tenant, number=A, text="用户投诉")
     MessageFactory(tenant=tenant, number=A, body="【华美】周年庆")
+    InboundMessage.objects.create(tenant=tenant, number=A, text="ＴＤ", is_opt_out=True)
     body = member_client.get(number_url(tenant.pk, A)).content.decode()
     for kind in (
         "history-consent",
@@ -159,9 +161,10 @@ def test_number_page_shows_the_whole_history(member_client, member):
         "history-suppression",
         "history-complaint",
         "history-message",
+        "history-reply",
     ):
         assert kind in body, kind
-    assert "官网注册勾选" in body and "【华美】周年庆" in body
+    assert "官网注册勾选" in body and "【华美】周年庆" in body and "ＴＤ" in body
 
 
 def test_lookup_redirects_to_the_number_page(member_client, member):
