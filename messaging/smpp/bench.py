@@ -92,7 +92,7 @@ def run(count: int, progress=print) -> dict:
         )
         progress(f"smpp: handing {count:,} messages to the connector")
         _hand_off(tenant.pk, channel.pk, count)
-        connector = Connector(channel_ids=[channel.pk], claim_limit=5000, apply_receipts="thread")
+        connector = Connector(channel_ids=[channel.pk], claim_limit=5000, apply_receipts="thread", threaded_claims=True)
         connector.refresh_channels()
         deadline = time.monotonic() + 10
         while connector.engine.bound_transmitters(channel.pk) != BINDS and time.monotonic() < deadline:

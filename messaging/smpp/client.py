@@ -606,6 +606,9 @@ class Engine:
         return result
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
+
         async def stop_all():
             await asyncio.gather(*(link.stop() for link in self.links.values()), return_exceptions=True)
             self.links.clear()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from messaging import breaker
@@ -50,6 +50,8 @@ LEASE = timedelta(seconds=getattr(django_settings, "SMPP_LEASE_SECONDS", 120))
 STATUS_SECONDS = getattr(django_settings, "SMPP_STATUS_SECONDS", 2.0)
 CHANNEL_REFRESH_SECONDS = 10.0
 UNMATCHED_RECEIPT_SECONDS = 30.0
+RECENT_LIMIT = 500_000  # remembered submits (about 60 MB at most)
+IDLE_CLAIM_SECONDS = 0.1  # after an empty claim; the hand-off queue is polled this often at most
 UNBOUND_GRACE_SECONDS = 10.0  # a channel without a bind this long hands its queue back
 
 SUBMIT_FAILURE_REASONS = {
@@ -110,11 +112,13 @@ class Connector:
         channel_ids: list[int] | None = None,
         claim_limit: int = 2000,
         apply_receipts: str = "inline",
+        threaded_claims: bool = False,
         label: str = "",
     ):
         """apply_receipts: "inline" (after storing, on this thread), "thread" (a second thread
         with its own database connection applies them while this one keeps sending) or "" (the
-        lane workers apply them)."""
+        lane workers apply them). threaded_claims: claim on a second thread (own connection) so
+        claims overlap the writes; tests keep everything on one thread and one connection."""
         self.only = set(channel_ids) if channel_ids else None
         self.claim_limit = claim_limit
         self.apply_receipts = apply_receipts
@@ -129,7 +133,14 @@ class Connector:
         self.last_renew = time.monotonic()
         self.status_marks: dict[int, tuple[float, int, int]] = {}
         self.refused_channels: set[int] = set()
+        self.idle_until: dict[int, float] = {}  # channel → no claim before (its queue was empty)
         self.stats = {"claimed": 0, "submitted": 0, "receipts": 0, "replies": 0, "review": 0, "requeued": 0}
+        # (channel, SMSC message id) → (message id, part index, parts) of recent submits, so most
+        # receipts are matched without a query; multipart submits are also stored (SmppPart).
+        self.recent: dict[tuple[int, str], tuple[int, int, int]] = {}
+        self.unmatched_seconds = UNMATCHED_RECEIPT_SECONDS
+        self.closed = False
+        self.claimer = Claimer(self) if threaded_claims else None
 
     # ---- channels
     def refresh_channels(self) -> None:
@@ -162,10 +173,17 @@ class Connector:
 
     # ---- the loop
     def run(self, *, stop=lambda: False, idle_wait: float = 0.05) -> None:
+        """The process loop. A database hiccup is logged and retried; binds stay up meanwhile
+        (unacknowledged receipts are simply sent again by the SMSC)."""
         self.refresh_channels()
         try:
             while not stop():
-                self.step(idle_wait)
+                try:
+                    self.step(idle_wait)
+                except (OperationalError, InterfaceError):
+                    logger.exception("SMPP connector: database error; retrying in a second")
+                    connection.close()
+                    time.sleep(1)
         finally:
             self.close()
 
@@ -174,7 +192,10 @@ class Connector:
         now = time.monotonic()
         if now - self.last_refresh >= CHANNEL_REFRESH_SECONDS:
             self.refresh_channels()
-        self.claim()
+        if self.claimer is None:
+            self.claim()
+        else:
+            self.claimer.wake.set()
         first = self.engine.wait_event(wait)
         events = ([first] if first is not None else []) + self.engine.drain_events()
         if events or self.unmatched:
@@ -186,7 +207,12 @@ class Connector:
         return len(events)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         try:
+            if self.claimer is not None:
+                self.claimer.stop()
             self.engine.stop()
             self.record(self.engine.drain_events())
             if self.applier is not None:
@@ -206,7 +232,7 @@ class Connector:
     # ---- claim
     def claim(self) -> int:
         total = 0
-        for channel_id, state in self.channels.items():
+        for channel_id, state in list(self.channels.items()):
             if not self.engine.bound_transmitters(channel_id):
                 if (
                     self.engine.is_refused(channel_id)
@@ -220,7 +246,12 @@ class Connector:
             room = target - self.engine.backlog(channel_id)
             if room < target // 2:
                 continue
-            total += self._claim_channel(state, min(room, self.claim_limit))
+            if time.monotonic() < self.idle_until.get(channel_id, 0.0):
+                continue
+            claimed = self._claim_channel(state, min(room, self.claim_limit))
+            if not claimed:
+                self.idle_until[channel_id] = time.monotonic() + IDLE_CLAIM_SECONDS
+            total += claimed
         return total
 
     def _claim_channel(self, state: ChannelState, limit: int) -> int:
@@ -307,9 +338,11 @@ class Connector:
         counts = batch.submit_counts.setdefault(channel_id, [0, 0])
         if kind == "submitted":
             held.submitted[part.part_index] = detail
-            batch.parts.append(
-                (channel_id, detail, part.tenant_id, part.message_id, part.part_index, part.parts, timezone.now())
-            )
+            self.recent[(channel_id, detail)] = (part.message_id, part.part_index, part.parts)
+            if part.parts > 1:
+                batch.parts.append(
+                    (channel_id, detail, part.tenant_id, part.message_id, part.part_index, part.parts, timezone.now())
+                )
             counts[0] += 1
         elif kind == "rejected":
             held.rejected = detail
@@ -430,17 +463,22 @@ class Connector:
         self.unmatched = []
         if not pending:
             return
-        keys = sorted({(channel_id, receipt.smsc_message_id) for _seen, channel_id, receipt, _ack in pending})
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT p.channel_id, p.smsc_message_id, p.message_id, p.part_index, p.parts
-                FROM smpp_smpppart p JOIN unnest(%s::bigint[], %s::text[]) AS k(channel_id, smsc_id)
-                  ON p.channel_id = k.channel_id AND p.smsc_message_id = k.smsc_id
-                """,
-                [[k[0] for k in keys], [k[1] for k in keys]],
-            )
-            parts = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+        recent = self.recent
+        while len(recent) > RECENT_LIMIT:
+            del recent[next(iter(recent))]
+        parts = {}
+        keys = sorted({(c, r.smsc_message_id) for _seen, c, r, _ack in pending if (c, r.smsc_message_id) not in recent})
+        if keys:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    SELECT p.channel_id, p.smsc_message_id, p.message_id, p.part_index, p.parts
+                    FROM smpp_smpppart p JOIN unnest(%s::bigint[], %s::text[]) AS k(channel_id, smsc_id)
+                      ON p.channel_id = k.channel_id AND p.smsc_message_id = k.smsc_id
+                    """,
+                    [[k[0] for k in keys], [k[1] for k in keys]],
+                )
+                parts = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
         reports: dict[int, list[ReceiptReport]] = {}
         monotonic = time.monotonic()
         for first_seen, channel_id, receipt, ack in pending:
@@ -448,13 +486,15 @@ class Connector:
             if not receipt.is_final:
                 batch.acks.append(ack)  # ENROUTE / ACCEPTD: nothing to settle
                 continue
-            found = parts.get((channel_id, receipt.smsc_message_id))
+            key = (channel_id, receipt.smsc_message_id)
+            found = recent.get(key) or parts.get(key)
             if found is None:
                 first_seen = monotonic if first_seen is None else first_seen
-                if monotonic - first_seen < UNMATCHED_RECEIPT_SECONDS:
-                    # Its submit_sm_resp may still be on its way (transmitter + receiver binds).
+                if monotonic - first_seen < self.unmatched_seconds:
+                    # Its submit_sm_resp may still be on its way: receipts can come on another bind.
                     self.unmatched.append((first_seen, channel_id, receipt, ack))
                     continue
+                # Not ours in memory: a single-part message is found by its reference (channel_ref).
                 message_id, part_index = None, None
             else:
                 message_id, part_index, total = found
@@ -562,6 +602,37 @@ class Connector:
             SmppBindStatus.objects.update_or_create(channel_id=channel_id, defaults=defaults)
 
 
+class Claimer(threading.Thread):
+    """Claims on its own connection, so claiming overlaps the main thread's writes."""
+
+    def __init__(self, connector: Connector):
+        super().__init__(name="smpp-claims", daemon=True)
+        self.connector = connector
+        self.wake = threading.Event()
+        self.stopping = False
+        self.start()
+
+    def run(self) -> None:
+        from django.db import connections
+
+        while not self.stopping:
+            self.wake.wait(0.05)
+            self.wake.clear()
+            try:
+                while not self.stopping and self.connector.claim():
+                    pass
+            except Exception:  # keep claiming after a database hiccup
+                logger.exception("SMPP claimer: claim failed; retrying in a second")
+                connections.close_all()
+                time.sleep(1)
+        connections.close_all()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.wake.set()
+        self.join(30)
+
+
 class ReceiptApplier(threading.Thread):
     """Applies stored receipts (status, billing capture, counters) on its own connection, so
     the connector's main thread keeps claiming and recording while that work runs."""
@@ -576,18 +647,19 @@ class ReceiptApplier(threading.Thread):
     def run(self) -> None:
         from django.db import connections
 
-        try:
-            while True:
-                self.wake.wait(0.2)
-                self.wake.clear()
+        while True:
+            self.wake.wait(0.2)
+            self.wake.clear()
+            try:
                 while (consumed := receipts_apply_batch()) > 0:
                     self.applied += consumed
-                if self.stopping:
-                    return
-        except Exception:
-            logger.exception("SMPP receipt applier stopped")
-        finally:
-            connections.close_all()
+            except Exception:  # the receipts stay stored; the next round (or a lane worker) applies them
+                logger.exception("SMPP receipt applier: apply failed; retrying in a second")
+                connections.close_all()
+                time.sleep(1)
+            if self.stopping:
+                break
+        connections.close_all()
 
     def stop(self) -> None:
         self.stopping = True

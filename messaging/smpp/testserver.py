@@ -215,7 +215,8 @@ class TestSmsc:
             if behaviour.drop_after <= 0:
                 behaviour.drop_after = None
                 # The last submit is taken (its receipt will come) but its response is lost.
-                self._accept(session, pdu)
+                record, _resubmission = self._accept(session, pdu)
+                self._schedule_receipt(record, pdu)
                 session.drop()
                 return
         if behaviour.throttle_next > 0:
@@ -229,8 +230,10 @@ class TestSmsc:
         if self._throttled(session.system_id):
             self._answer(session, P.response_for(pdu, P.ESME_RTHROTTLED))
             return
-        record, _resubmission = self._accept(session, pdu)
+        record, resubmission = self._accept(session, pdu)
         self._answer(session, P.response_for(pdu, message_id=record.smsc_message_id))
+        if not resubmission:
+            self._schedule_receipt(record, pdu, after=behaviour.submit_latency)
 
     def _accept(self, session: SmscSession, pdu: P.Pdu) -> tuple[SubmitRecord, bool]:
         client_reference = pdu.tlv_str(P.TLV_CLIENT_REFERENCE) or ""
@@ -256,8 +259,6 @@ class TestSmsc:
         self.submits.append(record)
         if client_reference:
             self.by_client_reference[client_reference] = record
-        if self.behaviour.receipts and pdu.registered_delivery & 0x03:
-            self._schedule_receipt(record)
         return record, False
 
     def _answer(self, session: SmscSession, response: P.Pdu) -> None:
@@ -295,11 +296,14 @@ class TestSmsc:
             tlvs=tlvs,
         )
 
-    def _schedule_receipt(self, record: SubmitRecord) -> None:
+    def _schedule_receipt(self, record: SubmitRecord, pdu: P.Pdu, after: float = 0.0) -> None:
+        """Receipts follow the submit_sm_resp (on whichever receiving bind is next)."""
+        if not (self.behaviour.receipts and pdu.registered_delivery & 0x03):
+            return
         stat, err = self.behaviour.outcomes.get(record.destination, ("DELIVRD", "000"))
         receipt = self._receipt_pdu(record, stat, err)
         copies = 2 if self.behaviour.duplicate_receipts else 1
-        delay = self.behaviour.receipt_delay
+        delay = self.behaviour.receipt_delay + after
         for _ in range(copies):
             if delay:
                 asyncio.get_running_loop().call_later(delay, self.deliver, record.system_id, receipt)

@@ -27,7 +27,9 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        connector = Connector(channel_ids=options["channel"], claim_limit=options["claim"], apply_receipts="thread")
+        connector = Connector(
+            channel_ids=options["channel"], claim_limit=options["claim"], apply_receipts="thread", threaded_claims=True
+        )
         logger.info("SMPP connector %s starting", connector.label)
         connector.run(stop=lambda: stopping["now"])
         logger.info("SMPP connector stopped: %s", connector.stats)

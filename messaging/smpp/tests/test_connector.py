@@ -28,9 +28,10 @@ def all_final(messages, status=MessageStatus.DELIVERED):
     return lambda: statuses(messages) == Counter({status: len(messages)})
 
 
-def hand_off(channel, tenant, count, **kwargs):
+def hand_off(channel, tenant, count, first=0, **kwargs):
     return [
-        HandedOffMessageFactory(tenant=tenant, channel=channel, number=f"+86139{i:08d}", **kwargs) for i in range(count)
+        HandedOffMessageFactory(tenant=tenant, channel=channel, number=f"+86139{i:08d}", **kwargs)
+        for i in range(first, first + count)
     ]
 
 
@@ -47,7 +48,7 @@ def test_binds_submits_within_the_window_and_settles_by_receipts(smsc, smpp_chan
     assert all(r.source == "10690001" and r.data_coding == 8 for r in smsc.smsc.submits)  # Chinese: UCS-2
     message = Message.objects.get(pk=messages[0].pk)
     assert message.channel_ref and message.submitted_at and message.done_at
-    assert SmppPart.objects.filter(channel=smpp_channel).count() == 40
+    assert not SmppPart.objects.exists()  # single-part receipts are matched in memory or by channel_ref
     assert ReceiptRaw.objects.filter(channel=smpp_channel, delivered=True).count() == 40
 
     connector.write_status()
@@ -106,6 +107,7 @@ def test_long_chinese_message_goes_in_ucs2_parts_and_settles_as_a_whole(smsc, sm
     assert [p.seq for p in parts] == list(range(1, count + 1)) and {p.total for p in parts} == {count}
     assert len({p.reference for p in parts}) == 1
     assert "".join(p.text for p in parts) == CHINESE
+    assert SmppPart.objects.filter(message_id=message.pk).count() == count  # receipts per part, after restarts
 
     for record in parts[:-1]:
         smsc.call(smsc.smsc.send_receipt, record.smsc_message_id)
@@ -272,3 +274,32 @@ def test_crash_recovery_asks_the_adapter(smsc, tenant, dedupe):
     else:
         assert (unknown.status, unknown.channel_ref) == (MessageStatus.SUBMITTED, "")
         assert SmppReview.objects.get(message=unknown).reason == SmppReview.Reason.CONNECTOR_CRASHED
+
+
+def test_a_receipt_after_a_connector_restart_is_matched_by_reference(smsc, smpp_channel, tenant, make_connector):
+    smsc.behaviour.receipts = False
+    (single,) = hand_off(smpp_channel, tenant, 1)
+    (long,) = hand_off(smpp_channel, tenant, 1, first=1, body=CHINESE)
+    first = make_connector()
+    run_until(first, lambda: statuses([single, long]) == Counter({MessageStatus.SUBMITTED: 2}))
+    first.close()
+
+    second = make_connector()
+    second.unmatched_seconds = 0.2  # not its own submits: wait only briefly for a late submit_sm_resp
+    for record in smsc.smsc.submits:
+        smsc.call(smsc.smsc.send_receipt, record.smsc_message_id)
+    run_until(second, all_final([single, long]), what="receipts matched after a restart")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threaded_claims_and_receipt_applier_on_their_own_connections(smsc, make_connector):
+    from smsportal.factories import TenantFactory
+
+    tenant = TenantFactory()
+    channel = SmppChannelFactory(settings=smpp_settings(smsc.port, binds=2, window=16))
+    messages = hand_off(channel, tenant, 60)
+    connector = make_connector(apply_receipts="thread", threaded_claims=True)
+    run_until(connector, all_final(messages), what="every message delivered with threads")
+    assert connector.stats["claimed"] == 60 and connector.stats["receipts"] == 60
+    connector.close()
+    assert not connector.claimer.is_alive() and not connector.applier.is_alive()
