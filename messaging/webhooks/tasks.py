@@ -9,9 +9,24 @@ PRUNE_SCHEDULE_NAME = "webhooks.prune"
 KEEP_DAYS = 30
 
 
+DELIVERY_LOCK_KEY = 0x5D5_0101
+
+
 def deliver_webhooks() -> str:
-    report = deliver_until_idle()
-    return f"claimed={report.claimed} delivered={report.delivered} retrying={report.retrying} gave_up={report.gave_up}"
+    """One delivery loop at a time (a PostgreSQL advisory lock): a kick that arrives while a
+    loop runs returns at once instead of occupying another bulk worker."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [DELIVERY_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return "another delivery loop is running"
+    try:
+        report = deliver_until_idle()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DELIVERY_LOCK_KEY])
+    return f"claimed={report.claimed} delivered={report.delivered} retrying={report.retrying} held={report.held}"
 
 
 def prune_webhook_events() -> int:
@@ -57,10 +72,11 @@ def ensure_schedules() -> None:
 
 
 def kick_delivery() -> None:
-    """Starts a delivery run now instead of at the next minute (at most one kick per second
-    per process), e.g. after a resend or a test event."""
+    """Starts a delivery run now instead of at the next minute (at most one kick every two seconds
+    per process, so a stream of receipt batches does not flood the queue), e.g. after events
+    are queued, a resend or a test event."""
     from django.core.cache import cache
     from django_q.tasks import async_task
 
-    if cache.add("webhooks:kick", 1, timeout=1):
+    if cache.add("webhooks:kick", 1, timeout=2):
         async_task("messaging.webhooks.tasks.deliver_webhooks", cluster="bulk")

@@ -250,3 +250,21 @@ def test_a_4xx_answer_does_not_hold_the_endpoints_other_events(tenant, receiver)
         _enqueue(tenant, subject=f"message:{n}")
     report = deliver_due(threads=1)
     assert report.held == 0 and len(receiver.requests) == 3
+
+
+def test_the_task_runs_one_delivery_loop_at_a_time(tenant, receiver):
+    from django.db import connections
+
+    from messaging.webhooks.tasks import DELIVERY_LOCK_KEY, deliver_webhooks
+
+    endpoint_for(tenant, receiver.url)
+    _enqueue(tenant)
+    other = connections.create_connection("default")  # another worker holding the loop
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [DELIVERY_LOCK_KEY])
+        assert deliver_webhooks() == "another delivery loop is running"
+        assert receiver.requests == []
+    finally:
+        other.close()
+    assert "delivered=1" in deliver_webhooks()
