@@ -153,3 +153,7 @@ class SensitiveWordsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("One per line."),
     )
+
+
+class PlatformWordForm(forms.Form):
+    word = forms.CharField(label=_("Word"), max_length=40)

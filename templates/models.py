@@ -285,3 +285,17 @@ class ReviewCase(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.subject} case {self.pk} ({self.status})"
+
+
+class PlatformSensitiveWord(models.Model):
+    """Words refused for every tenant, added by platform staff on top of the built-in list."""
+
+    word = models.CharField(_("word"), max_length=40, unique=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["word"]
+
+    def __str__(self) -> str:
+        return self.word

@@ -31,6 +31,7 @@ from smsportal.enums import MessageClass
 from smsportal.errors import Conflict, Forbidden, NotFound, ServiceError
 from templates.models import (
     MessageTemplate,
+    PlatformSensitiveWord,
     ReviewCase,
     Signature,
     SignatureDocument,
@@ -108,7 +109,16 @@ def check_input(*, tenant, kind: str, body: str, variables: list, signature_name
         tenant_verified=bool(verification and verification.is_verified),
         marketing_allowed=bool(verification and verification.is_verified and verification.marketing_allowed),
         tenant_sensitive_words=tuple(verification.sensitive_words) if verification else (),
+        platform_sensitive_words=platform_sensitive_words(),
     )
+
+
+def platform_sensitive_words() -> tuple[str, ...]:
+    """The built-in list plus the words staff added."""
+    from compliance.rules.wordlists import PLATFORM_SENSITIVE_WORDS
+
+    added = PlatformSensitiveWord.objects.values_list("word", flat=True)
+    return (*PLATFORM_SENSITIVE_WORDS, *added)
 
 
 def run_checks(*, tenant, kind: str, body: str, variables: list, signature_name: str = "") -> list[dict]:
@@ -898,3 +908,25 @@ def tenant_sensitive_words_set(*, tenant, actor, words: str) -> TenantVerificati
         after={"extra_sensitive_words": cleaned},
     )
     return verification
+
+
+@transaction.atomic
+def platform_word_add(*, actor, word: str) -> PlatformSensitiveWord:
+    _require_staff(actor)
+    word = unicodedata.normalize("NFKC", word or "").strip()
+    if not 1 <= len(word) <= 40:
+        raise ServiceError("invalid_word", _("A word has 1–40 characters."), field="word")
+    item, created = PlatformSensitiveWord.objects.get_or_create(word=word, defaults={"added_by": actor})
+    if created:
+        audit_record(tenant=None, actor=actor, action="platform_word.added", obj=item, after={"word": word})
+    return item
+
+
+@transaction.atomic
+def platform_word_remove(*, actor, word_id: int) -> None:
+    _require_staff(actor)
+    item = PlatformSensitiveWord.objects.filter(pk=int(word_id)).first() if str(word_id).isdigit() else None
+    if item is None:
+        raise NotFound("word_not_found", _("No such word."))
+    audit_record(tenant=None, actor=actor, action="platform_word.removed", obj=item, before={"word": item.word})
+    item.delete()

@@ -6,6 +6,7 @@ app_name = "templates_staff"
 
 urlpatterns = [
     path("", staff_views.queue, name="queue"),
+    path("words/", staff_views.platform_words, name="words_platform"),
     path("cases/<int:case_id>/", staff_views.case_detail, name="case"),
     path("cases/<int:case_id>/approve/", staff_views.case_approve, name="approve"),
     path("cases/<int:case_id>/reject/", staff_views.case_reject, name="reject"),

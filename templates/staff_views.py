@@ -14,8 +14,8 @@ from compliance.models import AuditEvent
 from smsportal.errors import ServiceError
 from smsportal.forms import add_service_error
 from templates import selectors, services
-from templates.forms import RejectForm, SensitiveWordsForm
-from templates.models import ReviewCase, SignatureDocument, TemplateFrame, TenantVerification
+from templates.forms import PlatformWordForm, RejectForm, SensitiveWordsForm
+from templates.models import PlatformSensitiveWord, ReviewCase, SignatureDocument, TemplateFrame, TenantVerification
 from templates.rendering import render_preview
 from templates.views import _file_response
 from templates.worktime import TARGET_WORKING_HOURS, working_time_between
@@ -188,3 +188,27 @@ def frame_image(request, frame_id):
     if frame is None:
         raise Http404
     return _file_response(frame.image, frame.content_type, f"frame-{frame.pk}")
+
+
+@staff_view
+def platform_words(request):
+    from compliance.rules.wordlists import PLATFORM_SENSITIVE_WORDS
+
+    form = PlatformWordForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            if "remove" in request.POST:
+                services.platform_word_remove(actor=request.user, word_id=request.POST["remove"])
+                messages.success(request, _("Word removed."))
+                return redirect("templates_staff:words_platform")
+            if form.is_valid():
+                services.platform_word_add(actor=request.user, word=form.cleaned_data["word"])
+                messages.success(request, _("Word added."))
+                return redirect("templates_staff:words_platform")
+        except ServiceError as error:
+            add_service_error(form, error)
+    return render(
+        request,
+        "templates/staff/words.html",
+        {"form": form, "added": PlatformSensitiveWord.objects.all(), "built_in": PLATFORM_SENSITIVE_WORDS},
+    )

@@ -559,3 +559,19 @@ def test_edit_to_rejected_signature_is_refused(tenant, member, signature):
     assert caught.value.code == "signature_rejected"
     template.refresh_from_db()
     assert template.signature_id == signature.pk
+
+
+def test_platform_words_only_staff(tenant, member, reviewer):
+    with pytest.raises(ServiceError) as caught:
+        services.platform_word_add(actor=member.user, word="青龙")
+    assert caught.value.code == "not_reviewer"
+    item = services.platform_word_add(actor=reviewer, word=" 青龙 ")
+    assert item.word == "青龙"
+    assert "青龙" in services.platform_sensitive_words()
+    assert AuditEvent.objects.filter(action="platform_word.added", tenant=None).exists()
+    with pytest.raises(ServiceError):
+        services.platform_word_add(actor=reviewer, word="")
+    services.platform_word_remove(actor=reviewer, word_id=item.pk)
+    with pytest.raises(ServiceError) as caught:
+        services.platform_word_remove(actor=reviewer, word_id=item.pk)
+    assert caught.value.code == "word_not_found"

@@ -426,3 +426,29 @@ def test_findings_follow_the_language(member_client, signature):
     member_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     page = member_client.post(reverse("templates:check"), data).content.decode()
     assert "营销短信须以退订方式结尾" in page
+
+
+def test_platform_words_page(staff_client, client_for, tenant, member, signature):
+    url = reverse("templates_staff:words_platform")
+    member_client = client_for(member)
+    assert member_client.get(url).status_code == 404
+    assert member_client.post(url, {"word": "青龙"}).status_code == 404
+    assert staff_client.get(url).status_code == 200
+    staff_client.post(url, {"word": "青龙"})
+    from templates.models import PlatformSensitiveWord
+
+    word = PlatformSensitiveWord.objects.get(word="青龙")
+    template = services.template_create(
+        tenant=tenant,
+        actor=member.user,
+        name="通知",
+        kind="notification",
+        signature_id=signature.pk,
+        body="青龙已发货。",
+    )
+    version = services.template_submit(tenant=tenant, actor=member.user, template=template)
+    assert "content.sensitive" in [f["rule"] for f in version.block_findings]
+    staff_client.post(url, {"remove": word.pk})
+    assert not PlatformSensitiveWord.objects.exists()
+    assert staff_client.post(url, {"remove": "nope"}).status_code == 200
+    assert staff_client.post(url, {"word": ""}).status_code == 200
