@@ -135,3 +135,34 @@ def on_inbound_received(inbound_ids: list[int]) -> int:
     if queued:
         _kick()
     return queued
+
+
+INBOUND_CURSOR = "inbound"
+
+
+def inbound_sweep(*, limit: int = 5000) -> int:
+    """Queues `inbound.received` for replies stored since the last sweep, whichever path
+    stored them (simulator, SMPP, HTTP callback). Event ids are stable, so a reply that was
+    already queued directly is not queued twice. The first sweep starts at the newest reply:
+    history is not replayed."""
+    from django.db import transaction
+    from django.db.models import Max
+
+    from messaging.models import InboundMessage
+    from messaging.webhooks.models import SweepCursor
+
+    with transaction.atomic():
+        cursor = SweepCursor.objects.select_for_update().filter(name=INBOUND_CURSOR).first()
+        if cursor is None:
+            newest = InboundMessage.objects.aggregate(newest=Max("id"))["newest"] or 0
+            SweepCursor.objects.create(name=INBOUND_CURSOR, position=newest)
+            return 0
+        ids = list(
+            InboundMessage.objects.filter(id__gt=cursor.position).order_by("id").values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return 0
+        queued = on_inbound_received(ids)
+        cursor.position = ids[-1]
+        cursor.save(update_fields=["position", "updated_at"])
+    return queued

@@ -108,3 +108,14 @@ class WebhookAttempt(TenantOwned):
     class Meta:
         indexes = [models.Index(fields=["tenant", "event", "number"], name="webhook_attempt_event")]
         ordering = ["event_id", "number"]
+
+
+class SweepCursor(models.Model):
+    """How far a sweep has read a growing table (e.g. inbound replies), by primary key."""
+
+    name = models.CharField(max_length=40, unique=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.position}"

@@ -22,6 +22,9 @@ def deliver_webhooks() -> str:
         if not cursor.fetchone()[0]:
             return "another delivery loop is running"
     try:
+        from messaging.webhooks.listeners import inbound_sweep
+
+        inbound_sweep()
         report = deliver_until_idle()
     finally:
         with connection.cursor() as cursor:

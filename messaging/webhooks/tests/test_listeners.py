@@ -100,3 +100,19 @@ def test_prune_keeps_pending_and_recent_events(tenant):
     kept_recent = WebhookEventFactory(tenant=tenant, status="failed", payload={"n": 3})
     prune_webhook_events()
     assert set(WebhookEvent.objects.values_list("id", flat=True)) == {kept_pending.id, kept_recent.id}
+
+
+def test_inbound_sweep_queues_replies_stored_by_any_path_once(tenant):
+    from messaging.webhooks.listeners import inbound_sweep
+
+    endpoint_for(tenant, "https://hooks.example.com/", events=["inbound.received"])
+    InboundMessage.objects.create(tenant=tenant, number="+8613800138000", text="before the first sweep")
+    assert inbound_sweep() == 0  # the first sweep only marks where it starts
+    first = InboundMessage.objects.create(tenant=tenant, number="+8613800138000", text="R")
+    on_inbound_received([first.id])  # the HTTP callback already queued this one
+    second = InboundMessage.objects.create(tenant=tenant, number="+8613800138001", text="好的")
+    inbound_sweep()
+    inbound_sweep()
+    texts = sorted(e.payload["text"] for e in WebhookEvent.objects.filter(tenant=tenant))
+    assert texts == ["R", "好的"]
+    assert second.id in [e.payload["inbound_id"] for e in WebhookEvent.objects.all()]
