@@ -523,6 +523,14 @@ def complaint_record(
     if not (text or "").strip():
         raise Unprocessable("text_required", _("Describe the complaint."), field="text")
     when = _check_when(received_at, field_name="received_at")
+    if message_id is not None:
+        from compliance.selectors import message_model
+
+        Message = message_model()
+        if Message is not None and not Message.objects.for_tenant(tenant).filter(pk=message_id).exists():
+            raise Unprocessable(
+                "unknown_message", _("This enterprise sent no message with that id."), field="message_id"
+            )
     platform = PlatformComplianceSettings.load()
     with transaction.atomic():
         complaint = Complaint.objects.create(

@@ -178,3 +178,17 @@ def test_tenant_caps_may_only_tighten(member):
         tenant=member.tenant, actor=member.user, retention_days=200, caps={"code_per_day": 50}, by_staff=True
     )
     assert staff_row.code_per_day == 50
+
+
+def test_complaint_message_must_be_the_tenants_own(member, outsider):
+    theirs = MessageFactory(tenant=outsider.tenant)
+    with pytest.raises(Unprocessable) as error:
+        services.complaint_record(
+            tenant=member.tenant, actor=member.user, source="carrier", number=A, text="投诉", message_id=theirs.pk
+        )
+    assert error.value.code == "unknown_message"
+    mine = MessageFactory(tenant=member.tenant, number=A)
+    complaint = services.complaint_record(
+        tenant=member.tenant, actor=member.user, source="carrier", number=A, text="投诉", message_id=mine.pk
+    )
+    assert complaint.message_id == mine.pk
