@@ -685,6 +685,9 @@ def statement_generate(*, tenant, year: int, month: int, actor=None) -> Statemen
     start, end = pricing.month_bounds(tenant, first)
     if end > timezone.now():
         raise Unprocessable("month_not_closed", _("A statement can be made only once the month is over."))
+    # Hold the account lock like capture batches do: a capture for this month either commits
+    # before we read the ledger, or waits, sees the statement and is booked in the current month.
+    _lock_accounts([tenant.pk])
     _book_monthly_fee(tenant=tenant, first=first, start=start, end=end)
     summary = selectors.month_summary(tenant=tenant, first=first)
     statement = Statement.objects.for_tenant(tenant).select_for_update().filter(period=first).first()
@@ -764,20 +767,30 @@ def statement_email(*, statement: Statement) -> int:
 
 
 def statements_monthly_run(*, now: datetime | None = None) -> int:
-    """For each active tenant whose previous local month is over and has no statement yet:
-    generate it and email it. Idempotent (safe to run every day). Returns statements made."""
+    """For each active tenant whose previous local month is over: make its statement if there is
+    none and email it if that has not happened yet (a failed email is retried by the next run).
+    Idempotent, safe to run every day. Returns the number of statements made."""
+    import logging
+
     now = now or timezone.now()
     made = 0
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE).order_by("pk"):
-        this_month = pricing.month_of(tenant, now)
-        previous = (this_month - timedelta(days=1)).replace(day=1)
-        if Statement.objects.for_tenant(tenant).filter(period=previous).exists():
-            continue
-        if tenant.created_at >= pricing.month_bounds(tenant, previous)[1]:
-            continue  # the tenant did not exist yet that month
-        statement = statement_generate(tenant=tenant, year=previous.year, month=previous.month)
-        statement_email(statement=statement)
-        made += 1
+        previous = (pricing.month_of(tenant, now) - timedelta(days=1)).replace(day=1)
+        statement = Statement.objects.for_tenant(tenant).defer("pdf").filter(period=previous).first()
+        if statement is None:
+            ended = pricing.month_bounds(tenant, previous)[1]
+            if (
+                tenant.created_at >= ended
+                and not LedgerEntry.objects.for_tenant(tenant).filter(occurred_at__lt=ended).exists()
+            ):
+                continue  # the tenant had no account yet that month
+            statement = statement_generate(tenant=tenant, year=previous.year, month=previous.month)
+            made += 1
+        if statement.emailed_at is None:
+            try:
+                statement_email(statement=Statement.objects.get(pk=statement.pk))
+            except Exception:  # one tenant's mail failure must not stop the others' statements
+                logging.getLogger(__name__).exception("statement email failed for tenant %s", tenant.pk)
     return made
 
 

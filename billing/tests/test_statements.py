@@ -160,6 +160,11 @@ def test_monthly_run_generates_and_emails_once(tenant, staff):
     assert sent[0].attachments[0][0] == "statement-2026-01.pdf"
     assert services.statements_monthly_run(now=datetime(2026, 2, 2, 0, 30, tzinfo=SH)) == 0
     assert len([m for m in mail.outbox if tenant.name in m.subject]) == 1
+    # An email that did not go out is retried by the next run, without a new statement.
+    Statement.objects.filter(pk=statement.pk).update(emailed_at=None)
+    assert services.statements_monthly_run(now=datetime(2026, 2, 3, 0, 30, tzinfo=SH)) == 0
+    assert len([m for m in mail.outbox if tenant.name in m.subject]) == 2
+    assert Statement.objects.get(pk=statement.pk).revision == 1
 
 
 def test_ensure_schedules_is_idempotent(db):
