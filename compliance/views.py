@@ -88,8 +88,8 @@ def _with_refs(tenant_id: int, rows):
 @tenant_view("compliance.view")
 def consent_list(request):
     tenant = request.tenant
-    lookup = NumberLookupForm(request.GET or None)
-    if request.GET.get("number") and lookup.is_valid():
+    lookup = NumberLookupForm(request.GET if "number" in request.GET else None)
+    if lookup.is_bound and lookup.is_valid():
         try:
             parsed = normalize(lookup.cleaned_data["number"])
         except InvalidNumber as error:

@@ -303,3 +303,8 @@ def test_evidence_file_is_served_only_within_the_tenant(
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"%PDF-1.4 scanned form"
     assert client_for(outsider).get(url).status_code == 404
     assert url in member_client.get(number_url(member.tenant_id, A)).content.decode()
+
+
+def test_paging_the_consent_list_shows_no_lookup_error(member_client, member):
+    response = member_client.get(reverse("compliance:consents"), {"page": "2"})
+    assert response.status_code == 200 and 'class="error"' not in response.content.decode()
