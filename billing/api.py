@@ -116,13 +116,35 @@ class LedgerView(TenantAPIView):
         return self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
 
 
+class TierSerializer(serializers.Serializer):
+    tier = serializers.IntegerField()
+    first_segment = serializers.IntegerField()
+    last_segment = serializers.IntegerField(allow_null=True, help_text="null: no upper bound")
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=4)
+
+
+class PricePlanSerializer(serializers.Serializer):
+    plan = serializers.CharField()
+    currency = serializers.CharField()
+    month = serializers.CharField(help_text="YYYY-MM, tenant time zone")
+    delivered_segments = serializers.IntegerField(help_text="delivered billable segments this month so far")
+    current_tier = serializers.IntegerField()
+    tiers = serializers.DictField(
+        child=TierSerializer(many=True), help_text='price tables by message class; "all" for every other class'
+    )
+    rich_message_price = serializers.DecimalField(max_digits=10, decimal_places=4)
+    monthly_fee = serializers.DecimalField(max_digits=10, decimal_places=4)
+    monthly_minimum = serializers.DecimalField(max_digits=10, decimal_places=4)
+    free = serializers.ListField(child=serializers.CharField())
+
+
 class PricePlanView(TenantAPIView):
     """The price plan in force, its tiers, and where this month's volume stands."""
 
     model = Account
     required_scopes = READ
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Price plan in force", tags=["billing"])
+    @extend_schema(responses=PricePlanSerializer, summary="Price plan in force", tags=["billing"])
     def get(self, request):
         overview = selectors.price_overview(tenant=self.tenant)
         prices = overview.prices

@@ -46,7 +46,7 @@ class LedgerFilterForm(forms.Form):
 class TopUpForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount (¥)"), decimal_places=4, max_digits=14)
     reference = forms.CharField(label=_("Bank transfer reference"), max_length=100)
-    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+    note = forms.CharField(label=_("Internal note"), max_length=300, required=False)
 
 
 class AdjustmentForm(forms.Form):
@@ -75,7 +75,7 @@ class CreditLimitForm(forms.Form):
 class PlanAssignForm(forms.Form):
     plan = forms.ModelChoiceField(label=_("Price plan"), queryset=PricePlan.objects.all())
     starts_on = forms.DateField(label=_("Starts on"), widget=forms.DateInput(attrs={"type": "date"}))
-    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+    note = forms.CharField(label=_("Internal note"), max_length=200, required=False)
 
 
 class StatementRegenerateForm(forms.Form):
