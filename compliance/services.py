@@ -295,6 +295,8 @@ def _suppress_many(
             for n in to_add
         ],
         batch_size=2000,
+        # A concurrent add of the same number (a reply racing a manual add) must not fail the batch.
+        ignore_conflicts=True,
     )
     unchanged = [n for n in numbers if n not in to_add]
     return to_add, unchanged
