@@ -221,11 +221,27 @@ def campaign_review_page(request, campaign_id):
         except ServiceError as problem:
             error = problem.message
         campaign.refresh_from_db()
+    review = campaign.review or {}
+    removed = [(_reason_label(reason), count) for reason, count in (review.get("removed") or {}).items()]
     return render(
         request,
         "campaigns/campaign_review.html",
-        {"campaign": campaign, "review": campaign.review or {}, "error": error, "test_form": TestSendForm()},
+        {
+            "campaign": campaign,
+            "review": review,
+            "removed": removed,
+            "error": error,
+            "test_form": TestSendForm(),
+        },
     )
+
+
+def _reason_label(reason: str) -> str:
+    from smsportal.enums import FailureReason
+
+    if reason == "invalid_variables":
+        return _("Values that do not fit the template")
+    return str(FailureReason(reason).label) if reason in FailureReason.values else reason
 
 
 def _can_edit(request) -> bool:
@@ -295,6 +311,7 @@ def campaign_progress(request, campaign_id):
 
 def _progress_context(request, campaign):
     stats = selectors.campaign_stats(tenant=request.tenant, campaign=campaign)
+    stats.failure_reasons = [(_reason_label(reason), count) for reason, count in stats.failure_reasons]
     return {
         "campaign": campaign,
         "stats": stats,
