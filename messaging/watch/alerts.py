@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from messaging.watch.models import Incident
@@ -35,7 +36,7 @@ def incident_document(incident: Incident, event: str) -> dict:
             "started_at": incident.started_at.isoformat(),
             "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
             "details": incident.details,
-            "url": settings.SITE_URL.rstrip("/") + "/staff/messaging/incidents/",
+            "url": settings.SITE_URL.rstrip("/") + reverse("messaging_staff:incidents"),
         },
     }
 
@@ -47,7 +48,11 @@ def _email(incident: Incident, event: str) -> dict:
     if not recipients:
         return {"via": "email", "ok": False, "detail": "no staff recipients"}
     with translation.override(settings.LANGUAGE_CODE):
-        context = {"incident": incident, "event": event, "site_url": settings.SITE_URL.rstrip("/")}
+        context = {
+            "incident": incident,
+            "event": event,
+            "incidents_url": settings.SITE_URL.rstrip("/") + reverse("messaging_staff:incidents"),
+        }
         subject = render_to_string("watch/email/incident_subject.txt", context).strip()
         body = render_to_string("watch/email/incident.txt", context)
     try:

@@ -27,6 +27,12 @@ class ChannelRow:
     open_incidents: list[Incident] = field(default_factory=list)
 
     @property
+    def rate_pct(self) -> float | None:
+        if self.latest is None or self.latest.delivery_rate is None:
+            return None
+        return round(self.latest.delivery_rate * 100, 1)
+
+    @property
     def rate_ok(self) -> bool | None:
         if self.latest is None or self.latest.delivery_rate is None:
             return None

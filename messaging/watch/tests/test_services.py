@@ -26,6 +26,7 @@ def test_breaker_open_opens_one_incident_alerts_once_and_recovery_resolves(staff
     assert [(i.kind, i.subject) for i in first.opened] == [("breaker_open", f"channel:{channel.pk}")]
     assert len(mail.outbox) == 1 and staff_user.email in mail.outbox[0].to
     assert "移动-主通道" in mail.outbox[0].subject
+    assert "/staff/messaging/incidents/" in mail.outbox[0].body
 
     second = watch_run(now=timezone.now() + timedelta(minutes=1))
     assert second.opened == [] and Incident.objects.count() == 1
