@@ -37,7 +37,7 @@ def sniff(upload) -> str | None:
         with Image.open(upload) as image:
             image.verify()
             fmt = (image.format or "").lower()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError):
         return None
     finally:
         upload.seek(0)
