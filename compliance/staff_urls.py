@@ -7,6 +7,7 @@ app_name = "compliance_staff"
 urlpatterns = [
     path("", staff_views.overview, name="overview"),
     path("tenants/<int:tenant_id>/resume/", staff_views.marketing_resume, name="resume"),
+    path("tenants/<int:tenant_id>/limits/", staff_views.tenant_limits, name="tenant_limits"),
     path("suppressions/", staff_views.platform_suppressions, name="suppressions"),
     path("complaints/", staff_views.complaints, name="complaints"),
     path("complaints/new/", staff_views.complaint_new, name="complaint_new"),

@@ -19,6 +19,7 @@ from compliance.forms import (
     StaffComplaintForm,
     SuppressionBulkForm,
     SuppressionRemoveForm,
+    TenantComplianceSettingsForm,
 )
 from compliance.models import Complaint, PlatformComplianceSettings, SuppressionReason, TenantComplianceSettings
 from compliance.views import PAGE_SIZE, _page, audit_csv_response, audit_queryset, client_ip
@@ -72,6 +73,38 @@ def marketing_resume(request, tenant_id: int):
             return redirect("compliance_staff:overview")
     row = selectors.tenant_settings(tenant=tenant)
     return render(request, "compliance/staff/resume.html", {"tenant": tenant, "form": form, "row": row})
+
+
+@staff_view
+def tenant_limits(request, tenant_id: int):
+    """Staff may set any frequency cap for one tenant (tenants themselves may only tighten)."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        raise Http404
+    current = selectors.tenant_settings(tenant=tenant)
+    initial = {"retention_days": current.retention_days, **{k: getattr(current, k) for k in services.CAP_FIELDS}}
+    form = TenantComplianceSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.tenant_compliance_settings_update(
+                tenant=tenant,
+                actor=request.user,
+                retention_days=data["retention_days"],
+                caps={k: data[k] for k in services.CAP_FIELDS},
+                by_staff=True,
+                ip_address=client_ip(request),
+            )
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("compliance_staff:overview")
+    return render(
+        request,
+        "compliance/staff/tenant_limits.html",
+        {"tenant": tenant, "form": form, "caps": selectors.effective_caps(tenant=tenant)},
+    )
 
 
 @staff_view

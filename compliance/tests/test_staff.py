@@ -10,6 +10,7 @@ def staff_pages(complaint, tenant):
     return [
         reverse("compliance_staff:overview"),
         reverse("compliance_staff:resume", args=[tenant.pk]),
+        reverse("compliance_staff:tenant_limits", args=[tenant.pk]),
         reverse("compliance_staff:suppressions"),
         reverse("compliance_staff:complaints"),
         reverse("compliance_staff:complaint_new"),
@@ -102,3 +103,12 @@ def test_staff_audit_sees_all_tenants(staff_client, tenant, outsider):
     assert "first" in body and "second" in body
     body = staff_client.get(reverse("compliance_staff:audit"), {"tenant": tenant.slug}).content.decode()
     assert "first" in body and "second" not in body
+
+
+def test_staff_may_loosen_a_tenants_caps(staff_client, tenant):
+    url = reverse("compliance_staff:tenant_limits", args=[tenant.pk])
+    response = staff_client.post(url, {"retention_days": 365, "code_per_day": 50})
+    assert response.status_code == 302
+    row = TenantComplianceSettings.objects.get(tenant=tenant)
+    assert (row.retention_days, row.code_per_day) == (365, 50)
+    assert staff_client.post(url, {"retention_days": 30}).status_code == 200  # below the legal minimum
