@@ -357,3 +357,18 @@ def test_findings_serialise_to_plain_data():
     data = finding.as_dict()
     assert set(data) == {"rule", "severity", "message", "detail", "spans", "fix"}
     assert data["message"]["zh"] and data["message"]["en"]
+
+
+def test_engine_has_no_django_dependency():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from compliance.rules import check, CheckInput; "
+        "check(CheckInput(kind='marketing', body='尊敬的会员，上新了')); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework', 'psycopg')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "[]"
