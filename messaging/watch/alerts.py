@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def incident_document(incident: Incident, event: str) -> dict:
     return {
-        "event": event,  # incident.opened | incident.resolved
+        "event": event,  # incident.opened | incident.overdue | incident.resolved
         "incident": {
             "id": incident.id,
             "kind": incident.kind,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -172,6 +172,7 @@ class RunReport:
     run: WatchRun
     opened: list[Incident]
     resolved: list[Incident]
+    overdue: list[Incident] = field(default_factory=list)
 
 
 def watch_run(*, now: datetime | None = None, notify: bool = True) -> RunReport:
@@ -221,12 +222,29 @@ def watch_run(*, now: datetime | None = None, notify: bool = True) -> RunReport:
         run.save(update_fields=["opened", "resolved", "duration_ms"])
     opened = list(Incident.objects.filter(id__in=opened_ids))
     resolved = list(Incident.objects.filter(id__in=cleared))
+    overdue = _overdue_unannounced(now)
     if notify:
-        for incident, event in [(i, "incident.opened") for i in opened] + [(i, "incident.resolved") for i in resolved]:
+        announcements = (
+            [(i, "incident.opened") for i in opened]
+            + [(i, "incident.overdue") for i in overdue]
+            + [(i, "incident.resolved") for i in resolved]
+        )
+        for incident, event in announcements:
             outcomes = alerts.notify(incident, event)
             incident.notifications = [*incident.notifications, *outcomes]
             Incident.objects.filter(pk=incident.pk).update(notifications=incident.notifications)
-    return RunReport(run=run, opened=opened, resolved=resolved)
+    return RunReport(run=run, opened=opened, resolved=resolved, overdue=overdue)
+
+
+def _overdue_unannounced(now: datetime) -> list[Incident]:
+    """Open incidents nobody acknowledged within the target, not yet escalated: they are
+    announced once more (event `incident.overdue`)."""
+    from messaging.watch.selectors import ACK_TARGET
+
+    candidates = Incident.objects.filter(
+        resolved_at__isnull=True, acknowledged_at__isnull=True, started_at__lte=now - ACK_TARGET
+    )
+    return [i for i in candidates if not any(n.get("event") == "incident.overdue" for n in i.notifications)]
 
 
 @transaction.atomic

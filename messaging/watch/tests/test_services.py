@@ -175,3 +175,24 @@ def test_ensure_schedules_is_idempotent():
         ("webhooks.deliver", "bulk"),
         ("webhooks.prune", "bulk"),
     ]
+
+
+def test_an_incident_nobody_acknowledges_in_30_minutes_is_escalated_once(staff_user, settings):
+    settings.ONCALL_WEBHOOK_URL = ""
+    ChannelFactory(breaker_state="open")
+    start = timezone.now()
+    [incident] = watch_run(now=start).opened
+    assert watch_run(now=start + timedelta(minutes=29)).overdue == []
+    assert [i.id for i in watch_run(now=start + timedelta(minutes=31)).overdue] == [incident.id]
+    assert watch_run(now=start + timedelta(minutes=32)).overdue == []
+    assert len(mail.outbox) == 2 and "30" in mail.outbox[1].subject
+    incident.refresh_from_db()
+    assert [n["event"] for n in incident.notifications] == ["incident.opened", "incident.overdue"]
+
+
+def test_an_acknowledged_incident_is_not_escalated(staff_user):
+    ChannelFactory(breaker_state="open")
+    start = timezone.now()
+    [incident] = watch_run(now=start).opened
+    incident_acknowledge(actor=staff_user, incident_id=incident.id, now=start + timedelta(minutes=5))
+    assert watch_run(now=start + timedelta(minutes=40)).overdue == []
