@@ -205,6 +205,8 @@ def _record(results: list[AttemptResult], now: datetime, report: DeliveryReport)
                 report.retrying += 1
         report.outcomes.append(result.outcome)
         updates.append((event.id, status, number, next_at, result.attempted_at, result.status_code, delivered_at))
+    if not updates:
+        return {}
     with transaction.atomic():
         WebhookAttempt.objects.bulk_create(attempts)
         table = WebhookEvent._meta.db_table
