@@ -18,6 +18,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--channel", type=int, action="append", help="only this channel id (repeatable)")
         parser.add_argument("--claim", type=int, default=2000, help="most messages claimed per channel at once")
+        parser.add_argument(
+            "--apply-receipts",
+            action="store_true",
+            help="also apply stored receipts on a thread of this process (the lane workers do it otherwise)",
+        )
 
     def handle(self, *args, **options):
         stopping = {"now": False}
@@ -28,7 +33,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         connector = Connector(
-            channel_ids=options["channel"], claim_limit=options["claim"], apply_receipts="thread", threaded_claims=True
+            channel_ids=options["channel"],
+            claim_limit=options["claim"],
+            apply_receipts="thread" if options["apply_receipts"] else "",
+            threaded_claims=True,
         )
         logger.info("SMPP connector %s starting", connector.label)
         connector.run(stop=lambda: stopping["now"])
