@@ -26,13 +26,11 @@ def test_database_url() -> str:
 
 
 def process_env(**extra) -> dict:
+    from django.conf import settings
+
     env = dict(os.environ)
-    env.update(
-        DATABASE_URL=test_database_url(),
-        DEBUG="1",
-        SECRET_KEY=env.get("SECRET_KEY", "test-only-not-secret"),
-        PYTHONUNBUFFERED="1",
-    )
+    # The same SECRET_KEY as this process: django-q2 signs the tasks it queues with it.
+    env.update(DATABASE_URL=test_database_url(), DEBUG="1", SECRET_KEY=settings.SECRET_KEY, PYTHONUNBUFFERED="1")
     env.pop("REDIS_URL", None)
     env.update(extra)
     return env

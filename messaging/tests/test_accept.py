@@ -93,9 +93,13 @@ def test_send_at_must_be_aware_and_within_a_month(tenant, member, code_template)
 
 
 def test_urgent_accept_wakes_the_urgent_lane_after_commit(
-    tenant, member, code_template, django_capture_on_commit_callbacks
+    tenant, member, code_template, django_capture_on_commit_callbacks, monkeypatch
 ):
     from django_q.models import OrmQ
+
+    from messaging import services
+
+    monkeypatch.setattr(services, "_last_wake", 0.0)
 
     with django_capture_on_commit_callbacks(execute=True):
         accept(tenant, member, code_template, [{"number": "13800138000", "variables": {"code": "123456"}}])
