@@ -186,6 +186,9 @@ class Complaint(TenantOwned):
     resolution_note = models.TextField(_("resolution note"), blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     recorded_by_label = models.CharField(max_length=200, blank=True)
+    # When the tenant's admins were told a deadline had passed (each at most once).
+    acknowledge_overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    resolve_overdue_notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

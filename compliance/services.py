@@ -683,6 +683,64 @@ def marketing_resume(*, tenant, actor, note: str, ip_address: str | None = None)
     return settings_row
 
 
+def complaint_overdue_notify(*, now: datetime | None = None) -> int:
+    """Email each tenant's owners and admins about complaints whose acknowledgement or
+    resolution deadline has passed; each deadline is reported once. Returns emails sent."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.db.models import Q
+    from django.urls import reverse
+    from django.utils import translation
+
+    from tenants.models import Membership, Role
+
+    now = now or timezone.now()
+    ack_late = Q(acknowledged_at__isnull=True, acknowledge_due__lt=now, acknowledge_overdue_notified_at__isnull=True)
+    resolve_late = Q(resolve_due__lt=now, resolve_overdue_notified_at__isnull=True)
+    late = list(
+        Complaint.objects.exclude(status=ComplaintStatus.RESOLVED)
+        .filter(ack_late | resolve_late)
+        .select_related("tenant")
+        .order_by("tenant_id", "received_at")
+    )
+    by_tenant: dict[int, list[Complaint]] = {}
+    for complaint in late:
+        by_tenant.setdefault(complaint.tenant_id, []).append(complaint)
+    recipients: dict[int, list[str]] = {}
+    for tenant_id, email in Membership.objects.filter(
+        tenant_id__in=list(by_tenant), role__in=[Role.OWNER, Role.ADMIN], user__is_active=True
+    ).values_list("tenant_id", "user__email"):
+        recipients.setdefault(tenant_id, []).append(email)
+    sent = 0
+    link = settings.SITE_URL.rstrip("/") + reverse("compliance:complaints")
+    with translation.override(settings.LANGUAGE_CODE):
+        for tenant_id, complaints in by_tenant.items():
+            tenant = complaints[0].tenant
+            lines = [
+                _("%(when)s · %(source)s · %(number)s · %(state)s")
+                % {
+                    "when": timezone.localtime(c.received_at).strftime("%Y-%m-%d %H:%M"),
+                    "source": c.get_source_display(),
+                    "number": mask(c.number),
+                    "state": _("not acknowledged in time") if c.acknowledged_at is None else _("not resolved in time"),
+                }
+                for c in complaints
+            ]
+            if recipients.get(tenant_id):
+                send_mail(
+                    _("[%(tenant)s] %(n)s complaints are past their deadline")
+                    % {"tenant": tenant.name, "n": len(lines)},
+                    _("These complaints need handling now:") + "\n\n" + "\n".join(lines) + "\n\n" + link,
+                    None,
+                    recipients[tenant_id],
+                )
+                sent += 1
+    ids = [c.pk for c in late]
+    Complaint.objects.filter(pk__in=ids).filter(ack_late).update(acknowledge_overdue_notified_at=now)
+    Complaint.objects.filter(pk__in=ids).filter(resolve_late).update(resolve_overdue_notified_at=now)
+    return sent
+
+
 # --- Settings -------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 from compliance import services
 from compliance.models import ConsentRecord, TenantComplianceSettings
 from compliance.retention import retention_purge_all, retention_purge_tenant
-from compliance.tasks import RETENTION_SCHEDULE_NAME, ensure_schedules
+from compliance.tasks import COMPLAINT_SCHEDULE_NAME, RETENTION_SCHEDULE_NAME, ensure_schedules
 from messaging.models import InboundMessage, Message
 from smsportal.errors import Unprocessable
 from smsportal.factories.compliance import ConsentRecordFactory
@@ -94,6 +94,7 @@ def test_the_daily_schedule_is_ensured_once(db):
     schedule = Schedule.objects.get(name=RETENTION_SCHEDULE_NAME)
     assert schedule.schedule_type == Schedule.DAILY and schedule.cluster == "bulk"
     assert schedule.func == "compliance.tasks.retention_purge_task"
+    assert Schedule.objects.get(name=COMPLAINT_SCHEDULE_NAME).schedule_type == Schedule.HOURLY
 
 
 def test_consent_records_survive(tenant):

@@ -192,3 +192,28 @@ def test_complaint_message_must_be_the_tenants_own(member, outsider):
         tenant=member.tenant, actor=member.user, source="carrier", number=A, text="投诉", message_id=mine.pk
     )
     assert complaint.message_id == mine.pk
+
+
+def test_overdue_complaints_are_emailed_once_to_owners_and_admins(tenant, member, outsider, mailoutbox):
+    from smsportal.factories import MembershipFactory
+    from smsportal.factories.compliance import ComplaintFactory
+    from tenants.models import Role
+
+    admin = MembershipFactory(tenant=tenant, role=Role.ADMIN)
+    MembershipFactory(tenant=tenant, role=Role.VIEWER)
+    now = timezone.now()
+    late = ComplaintFactory(tenant=tenant, number=A, received_at=now - timedelta(hours=25))
+    ComplaintFactory(tenant=tenant, received_at=now - timedelta(hours=2))  # still in time
+    ComplaintFactory(tenant=outsider.tenant, received_at=now - timedelta(hours=1))
+
+    assert services.complaint_overdue_notify(now=now) == 1
+    assert len(mailoutbox) == 1
+    email = mailoutbox[0]
+    assert sorted(email.to) == sorted([member.user.email, admin.user.email])
+    assert "138****8001" in email.body and "+8613800138001" not in email.body
+    assert services.complaint_overdue_notify(now=now + timedelta(minutes=30)) == 0  # told once
+    late.refresh_from_db()
+    assert late.acknowledge_overdue_notified_at is not None and late.resolve_overdue_notified_at is None
+    # Two days on: this tenant's resolution is late too, and so is the other tenant's acknowledgement.
+    assert services.complaint_overdue_notify(now=now + timedelta(hours=48)) == 2
+    assert {m.to[0] for m in mailoutbox[1:]} >= {outsider.user.email}
