@@ -48,7 +48,7 @@ def test_connector_process_delivers_and_stops_cleanly_on_sigterm(smsc):
         "DEBUG": "1",
     }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "smpp_connector"],
+        [sys.executable, "manage.py", "smpp_connector", "--apply-receipts"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
