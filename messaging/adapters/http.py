@@ -235,7 +235,9 @@ class HttpProviderAdapter(ChannelAdapter):
             raise NotImplementedError("this HTTP provider has no lookup_url")
         response = _post_json(channel, url, {"ids": [str(i) for i in message_ids]})
         if response.error or not isinstance(response.document, dict):
-            raise RuntimeError(f"lookup failed: {response.error or 'unexpected answer'}")
+            # Cannot answer now: crash recovery then treats these as unknown (settled by a
+            # receipt or the timeout) rather than risking a second send.
+            raise NotImplementedError(f"lookup failed: {response.error or 'unexpected answer'}")
         found = response.document.get("found") or {}
         wanted = {str(i): i for i in message_ids}
         return {wanted[key]: str(ref) for key, ref in found.items() if key in wanted}

@@ -114,6 +114,10 @@ def test_lookup_asks_the_provider_which_messages_it_has(tenant, provider, http_c
     assert HttpProviderAdapter().lookup(http_channel, [m[0].id, m[1].id]) == {m[0].id: "P-77"}
     assert provider.requests[0].json() == {"ids": [str(m[0].id), str(m[1].id)]}
 
+    provider.default = Reply(502, "bad gateway")
+    with pytest.raises(NotImplementedError):  # cannot answer: recovery must not re-send
+        HttpProviderAdapter().lookup(http_channel, [m[0].id])
+
     http_channel.settings.pop("lookup_url")
     with pytest.raises(NotImplementedError):
         HttpProviderAdapter().lookup(http_channel, [m[0].id])
