@@ -172,7 +172,13 @@ class PricePlanView(TenantAPIView):
 
 class EstimateSerializer(serializers.Serializer):
     message_class = serializers.ChoiceField(choices=[*MessageClass.values, RICH])
-    text = serializers.CharField(required=False, allow_blank=False, max_length=2000, trim_whitespace=False)
+    text = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        max_length=2000,
+        trim_whitespace=False,
+        help_text="the full text as the handset receives it, 【signature】 included",
+    )
     segments = serializers.IntegerField(required=False, min_value=1, max_value=20)
     count = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000, default=1)
 

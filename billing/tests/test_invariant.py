@@ -23,6 +23,7 @@ OPERATIONS = st.lists(
         st.tuples(st.just("reserve"), MESSAGES, st.integers(min_value=1, max_value=4)),
         st.tuples(st.just("capture"), MESSAGES, st.integers(min_value=1, max_value=4)),
         st.tuples(st.just("release"), MESSAGES),
+        st.tuples(st.just("refund"), st.integers(min_value=1, max_value=100)),
     ),
     max_size=25,
 )
@@ -49,6 +50,8 @@ def test_ledger_sum_invariant(operations):
                 services.ledger_capture_batch(items=[(tenant.pk, message_id, segments, "notification")])
             case ("release", message_id):
                 services.ledger_release_batch(items=[(tenant.pk, message_id)])
+            case ("refund", cents):
+                services.account_refund(tenant=tenant, actor=staff, amount=Decimal(cents) / 100, reason="投诉")
     assert selectors.ledger_check() == []
     call_command("billing_check")  # raises CommandError on a mismatch
     entries = list(LedgerEntry.objects.filter(tenant=tenant))
