@@ -237,3 +237,23 @@ def test_end_to_end_dispatch_submit_callback_delivered(client, tenant, member, p
         pass
     message.refresh_from_db()
     assert message.status == "delivered" and message.raw_status == "DELIVRD"
+
+
+def test_crash_recovery_asks_the_provider_and_never_sends_twice(tenant, provider, http_channel):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messaging.dispatch import leases_recover
+
+    past = timezone.now() - timedelta(minutes=5)
+    taken, lost = (
+        MessageFactory(tenant=tenant, status="submitting", channel=http_channel, lease_until=past) for _ in range(2)
+    )
+    provider.default = Reply(200, {"found": {str(taken.id): "P-taken"}})
+    leases_recover()
+    taken.refresh_from_db()
+    lost.refresh_from_db()
+    assert taken.status == "submitted" and taken.channel_ref == "P-taken"
+    assert lost.status == "queued"
+    assert provider.requests[0].path == "/sms/lookup"
