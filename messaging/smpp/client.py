@@ -276,6 +276,7 @@ class Link:
         loop = asyncio.get_running_loop()
         while not self.stopping:
             connection = BindConnection(self, role, label)
+            connection.status.last_error = self.engine.down.get((self.channel_id, label), "")
             self.connections.append(connection)
             try:
                 context = None
@@ -314,6 +315,7 @@ class Link:
                     self.unbound_since = None
                 connection.status.state = "bound"
                 connection.status.last_error = ""
+                self.engine.down.pop((self.channel_id, label), None)
                 connection.status.bound_since = time.time()
                 self.engine.emit(("bound", self.channel_id, label))
                 backoff = RECONNECT_MIN

@@ -160,8 +160,17 @@ class TestSmsc:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, accounts: dict[str, str], *, host: str = "127.0.0.1", port: int = 0, system_id: str = "SMSC"):
+    def __init__(
+        self,
+        accounts: dict[str, str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        system_id: str = "SMSC",
+        ssl_context=None,
+    ):
         self.accounts = dict(accounts)
+        self.ssl_context = ssl_context
         self.host, self.port = host, port
         self.system_id = system_id
         self.behaviour = Behaviour()
@@ -183,7 +192,7 @@ class TestSmsc:
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: SmscSession(self), self.host, self.port)
+        self._server = await loop.create_server(lambda: SmscSession(self), self.host, self.port, ssl=self.ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

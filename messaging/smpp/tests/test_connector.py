@@ -303,3 +303,30 @@ def test_threaded_claims_and_receipt_applier_on_their_own_connections(smsc, make
     assert connector.stats["claimed"] == 60 and connector.stats["receipts"] == 60
     connector.close()
     assert not connector.claimer.is_alive() and not connector.applier.is_alive()
+
+
+def test_tls_link(tmp_path, tenant, make_connector):
+    import ssl
+    import subprocess
+
+    from messaging.smpp.testserver import SmscThread
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with SmscThread(accounts={"esme": "secret"}, ssl_context=context) as tls_smsc:
+        channel = SmppChannelFactory(settings=smpp_settings(tls_smsc.port, tls=True, tls_verify=False))
+        untrusted = SmppChannelFactory(settings=smpp_settings(tls_smsc.port, tls=True))  # self-signed: refused
+        messages = hand_off(channel, tenant, 3)
+        connector = make_connector()
+        run_until(connector, all_final(messages), what="delivery over TLS")
+        assert len(tls_smsc.smsc.bound_sessions()) == 1
+        connector.write_status()
+        status = SmppBindStatus.objects.get(channel=untrusted)
+        assert status.state == SmppBindStatus.State.DOWN and "CERTIFICATE_VERIFY_FAILED" in status.last_error
+        connector.close()
