@@ -185,6 +185,31 @@ def webhook_event_resend(*, tenant, actor, event_id: int, now: datetime | None =
     return event
 
 
+RESEND_FAILED_DAYS = 7
+
+
+@transaction.atomic
+def webhook_events_resend_failed(*, tenant, actor, now: datetime | None = None) -> int:
+    """After an outage longer than the retry window: every event of the last 7 days that gave
+    up is queued again, in one UPDATE. Returns how many."""
+    now = now or timezone.now()
+    count = (
+        WebhookEvent.objects.for_tenant(tenant)
+        .filter(status=WebhookEvent.Status.FAILED, created_at__gte=now - timedelta(days=RESEND_FAILED_DAYS))
+        .update(
+            status=WebhookEvent.Status.PENDING,
+            next_attempt_at=now,
+            give_up_at=now + retry_window(),
+            resent_at=now,
+            resent_by=actor if getattr(actor, "pk", None) else None,
+            updated_at=now,
+        )
+    )
+    if count:
+        audit_record(tenant=tenant, actor=actor, action="webhook.failed_resent", after={"events": count})
+    return count
+
+
 @transaction.atomic
 def webhook_test_send(*, tenant, actor, now: datetime | None = None) -> WebhookEvent:
     """Queues a `webhook.test` event so the tenant can check its receiver."""

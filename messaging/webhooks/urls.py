@@ -9,6 +9,7 @@ urlpatterns = [
     path("rotate/", views.webhook_secret_rotate, name="webhook_rotate"),
     path("rotate/finish/", views.webhook_rotation_finish, name="webhook_rotation_finish"),
     path("test/", views.webhook_test, name="webhook_test"),
+    path("resend-failed/", views.webhook_resend_failed, name="webhook_resend_failed"),
     path("events/<int:event_id>/", views.webhook_event_detail, name="webhook_event"),
     path("events/<int:event_id>/resend/", views.webhook_event_resend, name="webhook_event_resend"),
 ]

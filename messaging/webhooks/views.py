@@ -133,3 +133,15 @@ def webhook_event_resend(request, event_id: int):
     transaction.on_commit(kick_delivery)
     messages.success(request, _("Event queued for delivery again (same event id)."))
     return redirect("messaging:webhook_event", event_id=event_id)
+
+
+@tenant_view("webhooks.manage")
+@require_POST
+def webhook_resend_failed(request):
+    count = services.webhook_events_resend_failed(tenant=request.tenant, actor=request.user)
+    if count:
+        transaction.on_commit(kick_delivery)
+        messages.success(request, _("%(count)s failed events queued for delivery again.") % {"count": count})
+    else:
+        messages.info(request, _("No failed events in the last 7 days."))
+    return redirect("messaging:webhooks")

@@ -118,3 +118,29 @@ def test_operator_may_not_see_or_resend_events(client_for, teammate, tenant):
 
 def test_anonymous_is_sent_to_login(client):
     assert client.get(SETTINGS).status_code == 302
+
+
+def test_resend_all_failed_events_of_the_last_week(member_client, tenant, outsider):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    recent = [WebhookEventFactory(tenant=tenant, status="failed", payload={"n": n}) for n in range(3)]
+    old = WebhookEventFactory(
+        tenant=tenant, status="failed", created_at=timezone.now() - timedelta(days=8), payload={"n": 9}
+    )
+    delivered = WebhookEventFactory(tenant=tenant, status="delivered", payload={"n": 10})
+    foreign = WebhookEventFactory(tenant=outsider.tenant, status="failed", payload={"n": 11})
+
+    assert member_client.post(reverse("messaging:webhook_resend_failed")).status_code == 302
+    statuses = dict(WebhookEvent.objects.values_list("id", "status"))
+    assert {statuses[e.id] for e in recent} == {"pending"}
+    assert statuses[old.id] == "failed" and statuses[delivered.id] == "delivered" and statuses[foreign.id] == "failed"
+    assert AuditEvent.objects.filter(tenant=tenant, action="webhook.failed_resent").exists()
+
+
+def test_operator_may_not_resend_all_failed(client_for, teammate, tenant):
+    event = WebhookEventFactory(tenant=tenant, status="failed")
+    assert client_for(teammate).post(reverse("messaging:webhook_resend_failed")).status_code == 403
+    event.refresh_from_db()
+    assert event.status == "failed"
