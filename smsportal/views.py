@@ -12,7 +12,10 @@ def home(request):
         return redirect("tenants:create")
     if not request.tenant.is_active:
         return render(request, "tenants/suspended.html", {"tenant": request.tenant}, status=403)
-    return render(request, "smsportal/home.html")
+    from allauth.mfa.models import Authenticator
+
+    has_two_factor = Authenticator.objects.filter(user=request.user, type=Authenticator.Type.TOTP).exists()
+    return render(request, "smsportal/home.html", {"has_two_factor": has_two_factor})
 
 
 def healthz(request):

@@ -37,10 +37,17 @@ def test_portal_pages_and_errors_are_translated(member_client):
     assert "邀请成员" in body and "所有者" in body
 
 
-def test_home_for_a_member_shows_the_tenant(member_client, member):
+def test_home_for_a_member_shows_the_tenant_and_suggests_two_factor(member_client, member):
     response = member_client.get("/")
     assert response.status_code == 200
-    assert member.tenant.name in response.content.decode()
+    body = response.content.decode()
+    assert member.tenant.name in body
+    assert 'id="two-factor-hint"' in body
+
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(member.user, generate_totp_secret())
+    assert 'id="two-factor-hint"' not in member_client.get("/").content.decode()
 
 
 def test_home_sends_staff_without_tenant_to_the_staff_area(staff_client):
