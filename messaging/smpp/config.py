@@ -34,6 +34,7 @@ DEFAULTS = {
     "source_addr_ton": 0,
     "source_addr_npi": 0,
     "extensions": {},
+    "signature_extensions": {},
     "data_coding": "auto",
     "gsm7_packed": False,
     "concatenation": "udh",
@@ -59,6 +60,7 @@ FIELD_HELP = {
     "window": "outstanding submit_sm per session (1-256, usually 10-64)",
     "source_addr": "sender number (e.g. 1069xxxx)",
     "extensions": "extension appended to source_addr per tenant id, so replies can be matched",
+    "signature_extensions": "further digits per signature id, appended after the tenant's extension",
     "data_coding": "auto (GSM-7 where possible, otherwise UCS-2) or ucs2",
     "gsm7_packed": "pack GSM-7 septets (most SMSCs want one septet per octet)",
     "concatenation": "udh (8-bit reference) or sar (TLVs)",
@@ -84,6 +86,7 @@ class SmppSettings:
     source_addr_ton: int = 0
     source_addr_npi: int = 0
     extensions: dict = field(default_factory=dict)
+    signature_extensions: dict = field(default_factory=dict)
     data_coding: str = "auto"
     gsm7_packed: bool = False
     concatenation: str = "udh"
@@ -96,19 +99,25 @@ class SmppSettings:
     receipt_id_format: str = "same"
     error_map: dict = field(default_factory=dict)
 
-    def source_for(self, tenant_id: int | None) -> str:
+    def source_for(self, tenant_id: int | None, signature_id: int | None = None) -> str:
+        """Our sender number for a tenant (and signature): source_addr + extensions."""
         extension = self.extensions.get(str(tenant_id), "") if tenant_id is not None else ""
+        if signature_id is not None:
+            extension += self.signature_extensions.get(str(signature_id), "")
         return f"{self.source_addr}{extension}"
 
     def tenant_for_destination(self, destination: str) -> tuple[int | None, str]:
-        """Which tenant a reply to `destination` (our source address + extension) belongs to."""
+        """Which tenant a reply to `destination` (our source address + extension) belongs to,
+        and the whole extension (the tenant's, then any signature digits)."""
         if not destination.startswith(self.source_addr):
             return None, ""
         extension = destination[len(self.source_addr) :]
-        for tenant_id, ext in self.extensions.items():
-            if ext and ext == extension:
-                return int(tenant_id), extension
-        return None, extension
+        matches = [
+            (len(ext), tenant_id) for tenant_id, ext in self.extensions.items() if ext and extension.startswith(ext)
+        ]
+        if not matches:
+            return None, extension
+        return int(max(matches)[1]), extension
 
     def destination_for(self, e164: str) -> str:
         digits = e164.lstrip("+")
@@ -187,6 +196,16 @@ def validate_settings(data: dict) -> dict[str, list[str]]:
         values = [str(ext) for ext in extensions.values()]
         if len(values) != len(set(values)):
             errors.setdefault("extensions", []).append(_("Each tenant needs its own extension."))
+    signature_extensions = data.get("signature_extensions", {})
+    if not isinstance(signature_extensions, dict) or not all(
+        str(key).isdigit() and str(value).isdigit() for key, value in signature_extensions.items()
+    ):
+        errors.setdefault("signature_extensions", []).append(_("Extensions must map signature ids to digits."))
+    elif isinstance(extensions, dict):
+        longest = max((len(str(v)) for v in extensions.values()), default=0)
+        longest += max((len(str(v)) for v in signature_extensions.values()), default=0)
+        if len(source) + longest > 20:
+            errors.setdefault("signature_extensions", []).append(_("Source address with extension exceeds 20 digits."))
     if len(source) > 20:
         errors.setdefault("source_addr", []).append(_("At most 20 characters."))
     error_map = data.get("error_map", {})
@@ -214,6 +233,7 @@ def parse_settings(data: dict) -> SmppSettings:
     for name in ("port", "binds", "window", "source_addr_ton", "source_addr_npi"):
         merged[name] = int(merged[name])
     merged["extensions"] = {str(key): str(value) for key, value in merged["extensions"].items()}
+    merged["signature_extensions"] = {str(k): str(v) for k, v in merged["signature_extensions"].items()}
     return SmppSettings(password=password, **merged)
 
 

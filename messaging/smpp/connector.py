@@ -139,6 +139,7 @@ class Connector:
         # receipts are matched without a query; multipart submits are also stored (SmppPart).
         self.recent: dict[tuple[int, str], tuple[int, int, int]] = {}
         self.unmatched_seconds = UNMATCHED_RECEIPT_SECONDS
+        self.signature_of: dict[int, int] = {}
         self.closed = False
         self.claimer = Claimer(self) if threaded_claims else None
 
@@ -264,7 +265,7 @@ class Connector:
                     SELECT id FROM messaging_message
                     WHERE status = 'submitting' AND lease_until IS NULL AND channel_id = %s AND channel_ref = ''
                     ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
-                RETURNING id, tenant_id, number, body, priority
+                RETURNING id, tenant_id, number, body, priority, template_id
                 """,
                 [now + LEASE, now, state.channel.pk, limit],
             )
@@ -273,14 +274,31 @@ class Connector:
             return 0
         rows.sort(key=lambda row: (row[4], row[0]))
         settings = state.settings
+        signatures = self._signatures({row[5] for row in rows}) if settings.signature_extensions else {}
         parts: list[OutboundPart] = []
-        for message_id, tenant_id, number, body, _priority in rows:
-            outbound = build_parts(settings, message_id=message_id, tenant_id=tenant_id, number=number, body=body)
+        for message_id, tenant_id, number, body, _priority, template_id in rows:
+            outbound = build_parts(
+                settings,
+                message_id=message_id,
+                tenant_id=tenant_id,
+                number=number,
+                body=body,
+                signature_id=signatures.get(template_id),
+            )
             self.held[message_id] = Held(tenant_id=tenant_id, channel_id=state.channel.pk, parts=len(outbound))
             parts.extend(outbound)
         self.engine.submit(state.channel.pk, parts)
         self.stats["claimed"] += len(rows)
         return len(rows)
+
+    def _signatures(self, template_ids: set) -> dict[int, int]:
+        """template id → its signature id (cached; one query for the ones not seen yet)."""
+        missing = [t for t in template_ids if t is not None and t not in self.signature_of]
+        if missing:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id, signature_id FROM templates_messagetemplate WHERE id = ANY(%s)", [missing])
+                self.signature_of.update(cursor.fetchall())
+        return self.signature_of
 
     def _give_back(self, channel_id: int) -> None:
         """Messages handed to a channel that cannot bind go back to the dispatcher, which routes
@@ -668,7 +686,13 @@ class ReceiptApplier(threading.Thread):
 
 
 def build_parts(
-    settings: SmppSettings, *, message_id: int, tenant_id: int, number: str, body: str
+    settings: SmppSettings,
+    *,
+    message_id: int,
+    tenant_id: int,
+    number: str,
+    body: str,
+    signature_id: int | None = None,
 ) -> list[OutboundPart]:
     """A message → its submit_sm PDUs (encoded once, sequence patched when sent)."""
     encoded = encode_text(
@@ -678,7 +702,7 @@ def build_parts(
         gsm7_packed=settings.gsm7_packed,
         force_ucs2=settings.data_coding == "ucs2",
     )
-    source = settings.source_for(tenant_id)
+    source = settings.source_for(tenant_id, signature_id)
     destination = settings.destination_for(number)
     count = len(encoded.parts)
     parts = []

@@ -67,3 +67,12 @@ def test_the_adapter_is_registered_and_deferred():
     assert adapter.validate_settings({"host": "x"})["system_id"]
     with pytest.raises(NotImplementedError):
         adapter.submit(None, [])
+
+
+def test_signature_extensions_are_validated_and_appended():
+    settings = smpp_settings(2775, extensions={"1": "01"}, signature_extensions={"9": "3"})
+    assert parse_settings(settings).source_for(1, 9) == "10690001013"
+    assert parse_settings(settings).tenant_for_destination("10690001013") == (1, "013")
+    assert "signature_extensions" in validate_settings({**settings, "signature_extensions": {"x": "1"}})
+    too_long = {**settings, "signature_extensions": {"9": "1" * 11}}
+    assert "signature_extensions" in validate_settings(too_long)

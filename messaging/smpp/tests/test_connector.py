@@ -330,3 +330,27 @@ def test_tls_link(tmp_path, tenant, make_connector):
         status = SmppBindStatus.objects.get(channel=untrusted)
         assert status.state == SmppBindStatus.State.DOWN and "CERTIFICATE_VERIFY_FAILED" in status.last_error
         connector.close()
+
+
+def test_sender_number_carries_tenant_and_signature_extensions_and_replies_find_the_tenant(
+    smsc, tenant, make_connector
+):
+    from messaging.models import InboundMessage
+    from smsportal.factories.templates import approved_template
+
+    template = approved_template(tenant=tenant)
+    channel = SmppChannelFactory(
+        settings=smpp_settings(
+            smsc.port, extensions={str(tenant.pk): "01"}, signature_extensions={str(template.signature_id): "7"}
+        )
+    )
+    (with_signature,) = hand_off(channel, tenant, 1, template=template)
+    (plain,) = hand_off(channel, tenant, 1, first=1)
+    connector = make_connector()
+    run_until(connector, all_final([with_signature, plain]))
+    sources = {r.destination: r.source for r in smsc.smsc.submits}
+    assert sources == {"8613900000000": "10690001017", "8613900000001": "1069000101"}
+
+    smsc.send_mo(system_id="esme", source="8613900000000", destination="10690001017", text="收到")
+    run_until(connector, lambda: InboundMessage.objects.filter(tenant=tenant).exists(), what="the reply")
+    assert InboundMessage.objects.get(tenant=tenant).extension == "017"
