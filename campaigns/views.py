@@ -316,7 +316,9 @@ def _progress_context(request, campaign):
         "campaign": campaign,
         "stats": stats,
         "click_hours": selectors.campaign_click_hours(tenant=request.tenant, campaign=campaign),
-        "live": campaign.status in (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED),
+        # Receipts keep arriving after the last message went out: keep polling until they are in.
+        "live": campaign.status in (Campaign.Status.RUNNING, Campaign.Status.SCHEDULED, Campaign.Status.PAUSED)
+        or stats.submitted > 0,
     }
 
 
