@@ -236,21 +236,27 @@ def campaign_fanout_run(*, campaign_id: int) -> int:
                 defaults = {field.column: field.get_default() for field in fields if field.column not in base}
                 rows, reserve_items = [], []
                 ids = _take_ids(len(chunk))
+                template_row = [{**defaults, **base}.get(column) for column in columns]
+                at = {column: index for index, column in enumerate(columns)}
+                i_id, i_number, i_carrier, i_province = at["id"], at["number"], at["carrier"], at["province"]
+                i_body, i_segments, i_status, i_send_at = at["body"], at["segments"], at["status"], at["send_at"]
+                i_reason, i_done_at = at["failure_reason"], at["done_at"]
+                queued, rejected = MessageStatus.QUEUED.value, MessageStatus.REJECTED.value
                 for (recipient_id, number, carrier, province, attributes), message_id in zip(chunk, ids, strict=True):
                     rendered = renderer.render(recipient_id, attributes)
-                    values = {**defaults, **base, "id": message_id, "number": number, "carrier": carrier}
-                    values["province"] = province
                     if rendered is None:
                         continue  # values that do not fit the template: counted at review, never stored
                     body, segments = rendered
-                    values.update(body=body, segments=segments)
+                    row = template_row.copy()
+                    row[i_id], row[i_number], row[i_carrier], row[i_province] = message_id, number, carrier, province
+                    row[i_body], row[i_segments] = body, segments
                     reason = refused.get(number)
                     if reason:
-                        values.update(status=MessageStatus.REJECTED.value, failure_reason=reason, done_at=now)
+                        row[i_status], row[i_reason], row[i_done_at] = rejected, reason, now
                     else:
-                        values.update(status=MessageStatus.QUEUED.value, send_at=pacer.next())
+                        row[i_status], row[i_send_at] = queued, pacer.next()
                         reserve_items.append((message_id, segments, message_class))
-                    rows.append([values.get(column) for column in columns])
+                    rows.append(row)
                 copy_sql = f"COPY messaging_message ({', '.join(columns)}) FROM STDIN"
                 with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
                     for row in rows:
