@@ -283,3 +283,34 @@ def test_fast_segment_count_matches_templates_count_segments(member, template):
     for length in range(0, 300, 7):
         text = "".join(rng.choice("会员积分ab1{[€😀 ") for _ in range(length))
         assert renderer.segments(text) == count_segments(text).segments, text
+
+
+def test_tick_holds_the_backlog_when_the_window_closes(member, members, template):
+    contact_list, numbers = members
+    grant_consent(member.tenant, numbers)
+    campaign = make_campaign(member, template, [contact_list], respect_quiet_hours=True)
+    services.campaign_review(tenant=member.tenant, actor=member.user, campaign=campaign)
+    services.campaign_start(tenant=member.tenant, actor=member.user, campaign=campaign)
+    # The window was open while fanning out: everything became due at once.
+    services.campaign_settings_update(
+        tenant=member.tenant,
+        actor=member.user,
+        send_window_start=dt.time(0, 0),
+        send_window_end=dt.time(0, 0),
+        quiet_classes=["marketing"],
+    )
+    fanout.campaign_fanout_run(campaign_id=campaign.pk)
+    assert Message.objects.filter(campaign_id=campaign.pk, status="queued", send_at__lte=timezone.now()).count() == 30
+    # Then the window closes (a one-minute window that is never "now" in Shanghai at this instant).
+    shanghai_now = timezone.now().astimezone(dt.timezone(dt.timedelta(hours=8)))
+    opens = (shanghai_now + dt.timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    closes = (shanghai_now + dt.timedelta(hours=4)).time().replace(second=0, microsecond=0)
+    services.campaign_settings_update(
+        tenant=member.tenant,
+        actor=member.user,
+        send_window_start=opens,
+        send_window_end=closes,
+        quiet_classes=["marketing"],
+    )
+    assert services.campaigns_tick()["held"] == 30
+    assert not Message.objects.filter(campaign_id=campaign.pk, send_at__lte=timezone.now()).exists()
