@@ -301,7 +301,8 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
             if prices is None:
                 prices = prices_cache[(tenant_id, day)] = pricing.prices_in_force(tenant=tenant, on=day)
             parts = prices.price_segments(message_class, after=counters[(tenant_id, month)], segments=segments)
-            amount = money(sum((n * p for _, n, p in parts), ZERO))
+            # Prices carry 4 places, so segments × price is exact: no rounding anywhere.
+            amount = parts[0][1] * parts[0][2] if len(parts) == 1 else sum((n * p for _, n, p in parts), ZERO)
             if message_class != RICH:
                 counters[(tenant_id, month)] += segments
             breakdown = [[number, n, str(p)] for number, n, p in parts]
