@@ -24,6 +24,7 @@ from smsportal.bench import Figure, Scenario
 
 TARGET = 2000.0  # messages/s
 BINDS, WINDOW = 4, 64
+APPLY_LIMIT_SECONDS = 120  # the receipt apply is messaging's; never let it hang the benchmark
 BODY = "【华美零售】您的验证码是{code:06d}，5分钟内有效，请勿泄露。"
 
 
@@ -96,7 +97,7 @@ def run(count: int, progress=print) -> dict:
         _hand_off(tenant.pk, channel.pk, count)
         # Receipts are stored and acknowledged by the connector and applied by the lane workers
         # (DESIGN: raw first, applied in batches); the apply is timed on its own below.
-        connector = Connector(channel_ids=[channel.pk], claim_limit=5000, apply_receipts="", threaded_claims=True)
+        connector = Connector(channel_ids=[channel.pk], claim_limit=5000, apply_receipts="", threaded=True)
         connector.refresh_channels()
         deadline = time.monotonic() + 10
         while connector.engine.bound_transmitters(channel.pk) != BINDS and time.monotonic() < deadline:
@@ -110,8 +111,13 @@ def run(count: int, progress=print) -> dict:
         stats = dict(connector.stats)
         connector.close()
         progress("smpp: applying the receipts (messaging.receipts)")
+        with connection.cursor() as cursor:
+            # Fresh statistics after the bulk load, as autovacuum would give them a bit later.
+            cursor.execute("ANALYZE messaging_message")
+            cursor.execute("ANALYZE messaging_receiptraw")
         applied_started = time.perf_counter()
-        while receipts_apply_batch() > 0:
+        apply_limit = applied_started + APPLY_LIMIT_SECONDS
+        while receipts_apply_batch() > 0 and time.perf_counter() < apply_limit:
             pass
         applied_seconds = time.perf_counter() - applied_started
         with connection.cursor() as cursor:
@@ -162,7 +168,7 @@ def scenario(size: dict, progress) -> list[Figure]:
         ),
         Figure(
             scenario="SMPP receipts applied afterwards (messaging.receipts, billing capture included)",
-            value=round(result["receipts"] / result["apply_seconds"], 1) if result["apply_seconds"] else 0.0,
+            value=round(result["delivered"] / result["apply_seconds"], 1) if result["apply_seconds"] else 0.0,
             unit="receipts/s",
             target="reported",
             notes=f"{result['delivered']:,}/{result['messages']:,} delivered after the apply",

@@ -99,7 +99,6 @@ class Batch:
     review: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # message, tenant, channel, reason, ref
     receipts: dict[int, list] = field(default_factory=dict)  # channel id → [(Receipt, ack)]
     replies: list[tuple] = field(default_factory=list)
-    acks: list[tuple] = field(default_factory=list)
     submit_counts: dict[int, list[int]] = field(default_factory=dict)  # channel → [ok, errors]
 
 
@@ -112,13 +111,14 @@ class Connector:
         channel_ids: list[int] | None = None,
         claim_limit: int = 2000,
         apply_receipts: str = "inline",
-        threaded_claims: bool = False,
+        threaded: bool = False,
         label: str = "",
     ):
         """apply_receipts: "inline" (after storing, on this thread), "thread" (a second thread
         with its own database connection applies them while this one keeps sending) or "" (the
-        lane workers apply them). threaded_claims: claim on a second thread (own connection) so
-        claims overlap the writes; tests keep everything on one thread and one connection."""
+        lane workers apply them). threaded: claims on a thread of their own (own connection),
+        overlapping the main thread's writes; tests keep one thread and one connection. (A third
+        thread for receipts was measured slower: the GIL, not the database, was the limit.)"""
         self.only = set(channel_ids) if channel_ids else None
         self.claim_limit = claim_limit
         self.apply_receipts = apply_receipts
@@ -141,7 +141,9 @@ class Connector:
         self.unmatched_seconds = UNMATCHED_RECEIPT_SECONDS
         self.signature_of: dict[int, int] = {}
         self.closed = False
-        self.claimer = Claimer(self) if threaded_claims else None
+        self.claimer = Claimer(self) if threaded else None
+        self.pending_counts: dict[int, list[int]] = {}
+        self.last_counts = time.monotonic()
 
     # ---- channels
     def refresh_channels(self) -> None:
@@ -216,6 +218,7 @@ class Connector:
                 self.claimer.stop()
             self.engine.stop()
             self.record(self.engine.drain_events())
+            self.flush_counts()
             if self.applier is not None:
                 self.applier.stop()
         finally:
@@ -437,18 +440,37 @@ class Connector:
                 self._write_review(cursor, batch.review, now)
         if batch.failed:
             messages_fail(batch.failed, now=now)
-        if batch.submit_counts:
-            channel_minutes_add(
-                [(cid, now, {"submitted": ok, "submit_errors": err}) for cid, (ok, err) in batch.submit_counts.items()]
-            )
-            for channel_id, (ok, _err) in batch.submit_counts.items():
-                state = self.channels.get(channel_id)
-                if ok and state is not None and channel_id not in self.refused_channels:
-                    breaker.record_success(state.channel)
-        self._write_receipts(batch, now)
-        if batch.replies:
-            self._write_replies(batch)
-        self.engine.ack(batch.acks)
+        for channel_id, (ok, err) in batch.submit_counts.items():
+            counts = self.pending_counts.setdefault(channel_id, [0, 0])
+            counts[0] += ok
+            counts[1] += err
+        if time.monotonic() - self.last_counts >= 1.0:
+            self.flush_counts()
+        recent = self.recent
+        while len(recent) > RECENT_LIMIT:
+            del recent[next(iter(recent))]
+        self.write_deliveries(batch.receipts, batch.replies)
+
+    def write_deliveries(self, receipts: dict, replies: list) -> None:
+        """Store receipts and replies, then acknowledge their deliver_sm (never before)."""
+        acks: list[tuple] = []
+        self._write_receipts(receipts, acks, timezone.now())
+        if replies:
+            self._write_replies(replies, acks)
+        self.engine.ack(acks)
+
+    def flush_counts(self) -> None:
+        """Per-minute channel counters and the breaker, once a second rather than per batch."""
+        self.last_counts = time.monotonic()
+        counts, self.pending_counts = self.pending_counts, {}
+        if not counts:
+            return
+        now = timezone.now()
+        channel_minutes_add([(cid, now, {"submitted": ok, "submit_errors": err}) for cid, (ok, err) in counts.items()])
+        for channel_id, (ok, _err) in counts.items():
+            state = self.channels.get(channel_id)
+            if ok and state is not None and channel_id not in self.refused_channels:
+                breaker.record_success(state.channel)
 
     def _write_review(self, cursor, rows: list[tuple], now) -> None:
         ids = [row[0] for row in rows]
@@ -473,17 +495,13 @@ class Connector:
         )
         self.stats["review"] += len(rows)
 
-    def _write_receipts(self, batch: Batch, now) -> None:
-        pending = [
-            (None, channel_id, receipt, ack) for channel_id, items in batch.receipts.items() for receipt, ack in items
-        ]
+    def _write_receipts(self, receipts: dict, acks: list, now) -> None:
+        pending = [(None, channel_id, receipt, ack) for channel_id, items in receipts.items() for receipt, ack in items]
         pending += self.unmatched
         self.unmatched = []
         if not pending:
             return
         recent = self.recent
-        while len(recent) > RECENT_LIMIT:
-            del recent[next(iter(recent))]
         parts = {}
         keys = sorted({(c, r.smsc_message_id) for _seen, c, r, _ack in pending if (c, r.smsc_message_id) not in recent})
         if keys:
@@ -502,7 +520,7 @@ class Connector:
         for first_seen, channel_id, receipt, ack in pending:
             state = self.channels.get(channel_id)
             if not receipt.is_final:
-                batch.acks.append(ack)  # ENROUTE / ACCEPTD: nothing to settle
+                acks.append(ack)  # ENROUTE / ACCEPTD: nothing to settle
                 continue
             key = (channel_id, receipt.smsc_message_id)
             found = recent.get(key) or parts.get(key)
@@ -527,10 +545,9 @@ class Connector:
                     failure_reason=failure_reason_for(receipt, error_map),
                     part_index=part_index,
                     reported_at=timezone.make_aware(receipt.done_date) if receipt.done_date else now,
-                    payload={"stat": receipt.stat, "err": receipt.err, "smsc_message_id": receipt.smsc_message_id},
                 )
             )
-            batch.acks.append(ack)
+            acks.append(ack)
         for channel_id, items in reports.items():
             channel = self.channels[channel_id].channel if channel_id in self.channels else Channel(pk=channel_id)
             receipts_store(channel=channel, reports=items, now=now)
@@ -541,7 +558,7 @@ class Connector:
             while receipts_apply_batch(now=now) >= 5000:
                 pass
 
-    def _write_replies(self, batch: Batch) -> None:
+    def _write_replies(self, replies: list, acks: list) -> None:
         """Replies → messaging's inbound inbox, which hands each to compliance (TD, 退订 …).
         The tenant is the one whose extension the reply was addressed to; without one,
         messaging picks the tenant that last sent to that number on that channel."""
@@ -550,8 +567,8 @@ class Connector:
 
         rows = []
         now = timezone.now()
-        for channel_id, source, destination, text, ack in batch.replies:
-            batch.acks.append(ack)
+        for channel_id, source, destination, text, ack in replies:
+            acks.append(ack)
             state = self.channels.get(channel_id)
             tenant_id, extension = state.settings.tenant_for_destination(destination) if state else (None, "")
             raw = source if source.startswith("+") else f"+{source}" if source.startswith("86") else source

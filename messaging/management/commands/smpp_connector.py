@@ -36,7 +36,7 @@ class Command(BaseCommand):
             channel_ids=options["channel"],
             claim_limit=options["claim"],
             apply_receipts="thread" if options["apply_receipts"] else "",
-            threaded_claims=True,
+            threaded=True,
         )
         logger.info("SMPP connector %s starting", connector.label)
         connector.run(stop=lambda: stopping["now"])

@@ -298,7 +298,7 @@ def test_threaded_claims_and_receipt_applier_on_their_own_connections(smsc, make
     tenant = TenantFactory()
     channel = SmppChannelFactory(settings=smpp_settings(smsc.port, binds=2, window=16))
     messages = hand_off(channel, tenant, 60)
-    connector = make_connector(apply_receipts="thread", threaded_claims=True)
+    connector = make_connector(apply_receipts="thread", threaded=True)
     run_until(connector, all_final(messages), what="every message delivered with threads")
     assert connector.stats["claimed"] == 60 and connector.stats["receipts"] == 60
     connector.close()
