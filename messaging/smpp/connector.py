@@ -544,7 +544,7 @@ class Connector:
                     raw_status=receipt.raw_status,
                     failure_reason=failure_reason_for(receipt, error_map),
                     part_index=part_index,
-                    reported_at=timezone.make_aware(receipt.done_date) if receipt.done_date else now,
+                    reported_at=now,  # receipt dates are SMSC-local and to the minute: arrival time is truer
                 )
             )
             acks.append(ack)

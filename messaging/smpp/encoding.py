@@ -155,6 +155,15 @@ def encode_text(
     if concatenation not in {"udh", "sar"}:
         raise EncodingError(f"unknown concatenation {concatenation!r}")
     gsm = not force_ucs2 and is_gsm7(text)
+    # Fast path: most messages fit one part.
+    if gsm:
+        septets = gsm7_encode(text)
+        if len(septets) <= GSM7_SINGLE:
+            return EncodedText(DCS_DEFAULT, [Part(pack_septets(septets) if gsm7_packed else septets)])
+    else:
+        octets = text.encode("utf-16-be")
+        if len(octets) <= UCS2_SINGLE * 2:
+            return EncodedText(DCS_UCS2, [Part(octets)])
     units = _units(text, gsm)
     total = sum(len(unit) for unit in units)
     single, per_part = (GSM7_SINGLE, GSM7_PART) if gsm else (UCS2_SINGLE * 2, UCS2_PART * 2)
