@@ -1,10 +1,12 @@
 """Turns pipeline events into outbox rows. Registered with messaging.events from
-WebhooksConfig.ready(); set-based: a batch of status changes costs one endpoint query, one
-message query (only for tenants that subscribe) and one multi-row INSERT."""
+WebhooksConfig.ready(); set-based: a batch of status changes costs one subscription query,
+and for tenants that subscribe one message query, a COPY and one INSERT … SELECT."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from django.db import connection
 
 from messaging.webhooks.models import EventType, WebhookEndpoint
 from messaging.webhooks.services import EventSpec, webhook_events_enqueue
@@ -27,20 +29,23 @@ def _subscribed(tenant_ids: Iterable[int]) -> dict[int, set[str]]:
     }
 
 
-def message_payload(message) -> dict:
+def message_payload(message: dict) -> dict:
+    def iso(value):
+        return value.isoformat() if value else None
+
     return {
-        "message_id": message.id,
-        "client_ref": message.client_ref,
-        "number": message.number,
-        "status": message.status,
-        "failure_reason": message.failure_reason,
-        "raw_status": message.raw_status,
-        "message_class": message.message_class,
-        "segments": message.segments,
-        "campaign_id": message.campaign_id,
-        "accepted_at": message.accepted_at.isoformat() if message.accepted_at else None,
-        "submitted_at": message.submitted_at.isoformat() if message.submitted_at else None,
-        "done_at": message.done_at.isoformat() if message.done_at else None,
+        "message_id": message["id"],
+        "client_ref": message["client_ref"],
+        "number": message["number"],
+        "status": message["status"],
+        "failure_reason": message["failure_reason"],
+        "raw_status": message["raw_status"],
+        "message_class": message["message_class"],
+        "segments": message["segments"],
+        "campaign_id": message["campaign_id"],
+        "accepted_at": iso(message["accepted_at"]),
+        "submitted_at": iso(message["submitted_at"]),
+        "done_at": iso(message["done_at"]),
     }
 
 
@@ -62,7 +67,7 @@ def on_status_changes(changes: dict[int, list[tuple[int, str, str]]]) -> int:
                 tenant_of[message_id] = tenant_id
     if not wanted:
         return 0
-    messages = Message.objects.filter(tenant_id__in=set(tenant_of.values()), id__in=list(wanted)).only(
+    fields = [
         "id",
         "tenant_id",
         "client_ref",
@@ -76,18 +81,29 @@ def on_status_changes(changes: dict[int, list[tuple[int, str, str]]]) -> int:
         "accepted_at",
         "submitted_at",
         "done_at",
-    )
-    specs = [
-        EventSpec(
-            tenant_id=message.tenant_id,
-            event_type=wanted[message.id],
-            payload=message_payload(message),
-            subject=f"message:{message.id}",
-            message_id=message.id,
-        )
-        for message in messages
-        if tenant_of.get(message.id) == message.tenant_id
     ]
+    with connection.cursor() as cursor:
+        # = ANY(array): one parameter instead of thousands of placeholders to parse.
+        cursor.execute(
+            f"SELECT {', '.join(fields)} FROM {Message._meta.db_table}"  # noqa: S608 - our own names
+            " WHERE tenant_id = ANY(%s) AND id = ANY(%s)",
+            [sorted(set(tenant_of.values())), list(wanted)],
+        )
+        rows = cursor.fetchall()
+    specs = []
+    for row in rows:
+        message = dict(zip(fields, row, strict=True))
+        if tenant_of.get(message["id"]) != message["tenant_id"]:
+            continue
+        specs.append(
+            EventSpec(
+                tenant_id=message["tenant_id"],
+                event_type=wanted[message["id"]],
+                payload=message_payload(message),
+                subject=f"message:{message['id']}",
+                message_id=message["id"],
+            )
+        )
     queued = webhook_events_enqueue(specs=specs)
     if queued:
         _kick()
