@@ -11,7 +11,7 @@ def reserve(*, tenant, items: list[tuple[int, int, str]]) -> None:
 
 
 def capture(items: list[tuple[int, int, int, str]]) -> None:
-    """(tenant_id, message_id, segments, message_class) of messages just delivered."""
+    """(tenant_id, message_id, segments, message_class[, delivered_at]) of messages just delivered."""
     from billing.services import ledger_capture_batch
 
     if items:

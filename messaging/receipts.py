@@ -136,7 +136,7 @@ def _settle(finals: list[tuple], *, now) -> None:
     changes: events.StatusChanges = {}
     for message_id, tenant_id, status, reason, segments, message_class, channel_id, submitted_at, done_at, *_ in finals:
         if status == "delivered":
-            captures.append((tenant_id, message_id, segments, message_class))
+            captures.append((tenant_id, message_id, segments, message_class, done_at))
         else:
             releases.append((tenant_id, message_id))
         changes.setdefault(tenant_id, []).append((message_id, status, reason or ""))
