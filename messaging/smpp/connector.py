@@ -238,11 +238,13 @@ class Connector:
         total = 0
         for channel_id, state in list(self.channels.items()):
             if not self.engine.bound_transmitters(channel_id):
-                if (
+                unusable = (
                     self.engine.is_refused(channel_id)
                     or self.engine.unbound_seconds(channel_id) > UNBOUND_GRACE_SECONDS
-                ):
+                )
+                if unusable and time.monotonic() >= self.idle_until.get(channel_id, 0.0):
                     self._give_back(channel_id)
+                    self.idle_until[channel_id] = time.monotonic() + IDLE_CLAIM_SECONDS
                 continue
             # Keep about eight windows per bind ready, so the binds never wait for a database
             # round trip; top up when half of that is gone.
@@ -318,7 +320,13 @@ class Connector:
                 """,
                 [channel_id, self.claim_limit],
             )
-            self.stats["requeued"] += cursor.rowcount
+            given_back = cursor.rowcount
+        self.stats["requeued"] += given_back
+        state = self.channels.get(channel_id)
+        if given_back and state is not None:
+            # The router sent work to a channel that cannot bind (its breaker was half-open):
+            # the probe failed, so the breaker opens again instead of ping-ponging the rows.
+            breaker.record_failure(state.channel)
 
     def renew_leases(self) -> None:
         self.last_renew = time.monotonic()
