@@ -282,8 +282,10 @@ class CampaignActionView(_CampaignObject):
     def post(self, request, campaign_id):
         campaign = self.campaign(campaign_id)
         if self.action_name == "review":
-            services.campaign_review(tenant=self.tenant, actor=self.actor, campaign=campaign)
+            queued = services.campaign_review_request(tenant=self.tenant, actor=self.actor, campaign=campaign)
             campaign.refresh_from_db()
+            if queued:  # a large audience: poll GET /campaigns/{id} until review.messages appears
+                return Response(CampaignSerializer(campaign).data, status=status.HTTP_202_ACCEPTED)
         else:
             service = {
                 "start": services.campaign_start,

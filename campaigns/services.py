@@ -482,6 +482,33 @@ def _audience_kwargs(spec: dict | None) -> dict:
     }
 
 
+REVIEW_INLINE_LIMIT = 50_000
+
+
+def campaign_review_request(*, tenant: Tenant, actor, campaign: Campaign) -> bool:
+    """Review now when the audience is small; a large one (a Double-11 of millions) is
+    reviewed by a bulk-lane worker while the page polls. Returns True when it was queued."""
+    from campaigns.selectors import Audience, audience_count
+    from templates.selectors import template_for_sending
+
+    if not campaign.is_editable:
+        raise Conflict("not_editable", _("Only a draft or scheduled campaign can be reviewed."))
+    template_for_sending(tenant=tenant, template_id=campaign.template_id)
+    if audience_count(tenant=tenant, audience=Audience.of(campaign)) <= REVIEW_INLINE_LIMIT:
+        campaign_review(tenant=tenant, actor=actor, campaign=campaign)
+        return False
+    Campaign.objects.filter(pk=campaign.pk).update(review={"pending": True}, updated_at=timezone.now())
+    actor_id = actor.pk if _user(actor) else None
+
+    def enqueue():
+        from django_q.tasks import async_task
+
+        async_task("campaigns.tasks.campaign_review_run", campaign.pk, actor_id, cluster="bulk")
+
+    transaction.on_commit(enqueue)
+    return True
+
+
 def campaign_review(*, tenant: Tenant, actor, campaign: Campaign) -> dict:
     """Materialise the audience (one INSERT … SELECT, deduplicated by number) and work out
     what the send would be: numbers removed by each rule (the compliance gates, per chunk of

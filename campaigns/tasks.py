@@ -15,6 +15,20 @@ def campaign_fanout_run(campaign_id: int) -> int:
     return run(campaign_id=campaign_id)
 
 
+def campaign_review_run(campaign_id: int, actor_id: int | None = None) -> None:
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_review
+    from smsportal.errors import ServiceError
+    from tenants.models import User
+
+    campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
+    actor = User.objects.filter(pk=actor_id).first()
+    try:
+        campaign_review(tenant=campaign.tenant, actor=actor, campaign=campaign)
+    except ServiceError as error:
+        Campaign.objects.filter(pk=campaign.pk).update(review={"error": str(error.message)})
+
+
 def campaigns_tick() -> dict:
     from campaigns.services import campaigns_tick as tick
 

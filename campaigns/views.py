@@ -217,11 +217,13 @@ def campaign_review_page(request, campaign_id):
         if not request.membership or not _can_edit(request):
             raise Http404
         try:
-            services.campaign_review(tenant=request.tenant, actor=request.user, campaign=campaign)
+            services.campaign_review_request(tenant=request.tenant, actor=request.user, campaign=campaign)
         except ServiceError as problem:
             error = problem.message
         campaign.refresh_from_db()
     review = campaign.review or {}
+    if review.get("error") and not error:
+        error = review["error"]
     removed = [(_reason_label(reason), count) for reason, count in (review.get("removed") or {}).items()]
     return render(
         request,

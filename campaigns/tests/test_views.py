@@ -153,3 +153,22 @@ def test_quiet_hours_settings_page(member_client, member):
     saved = services.campaign_settings_for(tenant=member.tenant)
     assert str(saved.send_window_end) == "20:30:00"
     assert saved.quiet_classes == ["marketing", "notification"]
+
+
+@pytest.mark.django_db
+def test_large_audience_is_reviewed_in_the_background(member_client, world, monkeypatch):
+    from campaigns import tasks
+
+    monkeypatch.setattr(services, "REVIEW_INLINE_LIMIT", 2)
+    campaign = world["campaign"]
+    Campaign.objects.filter(pk=campaign.pk).update(review={})
+    page = member_client.post(reverse("campaigns:review", args=[campaign.pk])).content.decode()
+    assert 'id="review-pending"' in page
+    campaign.refresh_from_db()
+    assert campaign.review == {"pending": True}
+    tasks.campaign_review_run(campaign.pk, None)  # what the bulk worker runs
+    page = member_client.get(reverse("campaigns:review", args=[campaign.pk])).content.decode()
+    assert 'id="review-messages">6<' in page, page[page.find("review-area") : page.find("review-area") + 600]
+    assert 'id="review-pending"' not in page, page[
+        page.find("review-pending") - 300 : page.find("review-pending") + 100
+    ]
