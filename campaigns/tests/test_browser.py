@@ -63,15 +63,12 @@ def test_upload_build_review_start_pause_resume_complete(page, member):
         page.fill("input[name=link_variable]", "link")
         page.fill("input[name=link_url]", "https://hm.example.cn/d11")
         page.uncheck("input[name=respect_quiet_hours]")
-        page.fill("input[name=rate_per_minute]", "40")
         page.get_by_role("button", name="保存并审阅").click()
 
         # 3. Review: audience, cost, compliance; then start.
         page.get_by_role("button", name="核对受众、费用与合规").click()
         page.wait_for_selector("#review-messages")
         assert page.locator("#review-messages").inner_text() == "8"
-        # The bulk lane's dispatch loop (in production a schedule starts one every minute).
-        async_task("messaging.tasks.lane_run", "bulk", 240.0, cluster="bulk")
         page.get_by_role("button", name="开始发送").click()
         page.wait_for_selector("#campaign-status[data-status=running]")
 
@@ -81,6 +78,8 @@ def test_upload_build_review_start_pause_resume_complete(page, member):
         campaign = Campaign.objects.get(name="双11会员狂欢")
         page.locator("#resume").click()
         page.wait_for_selector("#campaign-status[data-status=running]")
+        # Now the bulk lane's dispatch loop runs (in production a schedule starts one every minute).
+        async_task("messaging.tasks.lane_run", "bulk", 150.0, cluster="bulk")
 
         # 5. Watch it complete (the live block polls by itself; the minute tick is driven here).
         from campaigns.services import campaigns_tick
