@@ -39,7 +39,7 @@ static: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
-demo: setup static seed
+demo: setup seed
 	@bash bin/demo
 
 test: setup

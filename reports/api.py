@@ -43,13 +43,43 @@ def _totals_json(t: selectors.Totals) -> dict:
     }
 
 
+class TotalsSerializer(serializers.Serializer):
+    sent = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    delivery_rate = serializers.FloatField(allow_null=True)
+    segments = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=4)
+    arrival_p50 = serializers.FloatField(allow_null=True, help_text="seconds, accepted → delivered")
+    arrival_p95 = serializers.FloatField(allow_null=True)
+    arrival_p99 = serializers.FloatField(allow_null=True)
+
+
+class StatsRowSerializer(TotalsSerializer):
+    value = serializers.CharField(allow_null=True, help_text="the dimension's value (carrier code, province, id…)")
+
+
+class StatsResponseSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    totals = TotalsSerializer()
+    failures = serializers.DictField(child=serializers.IntegerField(), help_text="failure reason → count")
+    dimension = serializers.CharField(required=False)
+    rows = StatsRowSerializer(many=True, required=False)
+
+
 class StatsView(TenantAPIView):
     """Statistics for a period, in total and optionally by one dimension (from rollups)."""
 
     model = QualityReport  # the base class needs a tenant-owned model; stats read rollups
     required_scopes = {"GET": "read"}
 
-    @extend_schema(parameters=[StatsQuery], summary="Statistics by period and dimension")
+    @extend_schema(
+        parameters=[StatsQuery], responses=StatsResponseSerializer, summary="Statistics by period and dimension"
+    )
     def get(self, request):
         query = StatsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

