@@ -22,7 +22,8 @@ from messaging.routing import RateGate
 logger = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 5.0  # seconds between expiry / lease-recovery sweeps
-RECEIPT_BATCH = {"urgent": 1000, "bulk": 5000}
+# The urgent loop only takes small receipt batches, so its own queue is never far away.
+RECEIPT_BATCH = {"urgent": 200, "bulk": 5000}
 
 
 def lane_pass(lane: str, gate: RateGate | None = None, *, housekeeping: bool = False) -> int:
