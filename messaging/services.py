@@ -209,7 +209,7 @@ def message_accept_batch(
 
     with transaction.atomic():
         for start in range(0, len(rows), INSERT_CHUNK):
-            Message.objects.bulk_create(rows[start : start + INSERT_CHUNK])
+            _copy_messages(rows[start : start + INSERT_CHUNK], now)
         money.reserve(
             tenant=tenant,
             items=[(m.pk, m.segments, message_class) for m in rows if m.status == MessageStatus.QUEUED],
@@ -231,6 +231,29 @@ def message_accept_batch(
 
 _last_wake = 0.0
 WAKE_DEBOUNCE_SECONDS = 0.25
+
+
+def _copy_messages(rows: list[Message], now) -> None:
+    """Insert with COPY (ids drawn from the sequence first): ~10× a multi-row INSERT, whose
+    client-side query building dominates at a few thousand rows."""
+    if not rows:
+        return
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('messaging_message', 'id')) FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        for message, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
+            message.pk = new_id
+            message.updated_at = now
+        columns = ", ".join(["id", *(f.column for f in fields)])
+        with cursor.copy(COPY_MESSAGES.format(columns=columns)) as copy:
+            for message in rows:
+                copy.write_row([message.pk, *(getattr(message, f.attname) for f in fields)])
+
+
+COPY_MESSAGES = "COPY messaging_message ({columns}) FROM STDIN"
 
 
 def lane_wake_urgent() -> None:
