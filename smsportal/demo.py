@@ -20,7 +20,17 @@ from tenants import services
 from tenants.models import Membership, Role, Tenant, User
 
 LOGINS_FILE = Path(settings.VAR_DIR) / "demo-logins.json"
-PRODUCT_APPS = ["templates", "compliance", "billing", "messaging", "campaigns", "reports"]
+PRODUCT_APPS = [
+    "templates",
+    "compliance",
+    "billing",
+    "messaging",
+    "messaging.smpp",
+    "messaging.webhooks",
+    "messaging.watch",
+    "campaigns",
+    "reports",
+]
 
 DEMO_TENANTS = [
     {
