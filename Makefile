@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 export PYTHONUNBUFFERED := 1
+# Two pytest workers by default (each gets its own test database); PYTEST_ARGS= runs serially.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test bench setup venv sysdeps db migrate seed messages static lint fmt check clean-db stop-db
 

@@ -239,10 +239,40 @@ class CampaignDetailView(_CampaignObject):
         return Response(CampaignSerializer(self.campaign(campaign_id)).data)
 
 
+class FailureCountSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class CampaignStatsSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    audience = serializers.IntegerField()
+    excluded = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    delivery_rate = serializers.FloatField(allow_null=True)
+    rate_per_minute = serializers.FloatField(allow_null=True)
+    eta_seconds = serializers.FloatField(allow_null=True)
+    percent = serializers.FloatField(allow_null=True)
+    failure_reasons = FailureCountSerializer(many=True)
+    clicks = serializers.IntegerField()
+    unique_clicks = serializers.IntegerField()
+    click_rate = serializers.FloatField(allow_null=True)
+
+
 class CampaignStatsView(_CampaignObject):
     required_scopes = {"GET": "read"}
 
-    @extend_schema(summary="Live counts: queued, submitted, delivered, failed, rate, ETA, clicks", tags=["campaigns"])
+    @extend_schema(
+        responses=CampaignStatsSerializer,
+        summary="Live counts: queued, submitted, delivered, failed, rate, ETA, clicks",
+        tags=["campaigns"],
+    )
     def get(self, request, campaign_id):
         campaign = self.campaign(campaign_id)
         stats = selectors.campaign_stats(tenant=self.tenant, campaign=campaign)

@@ -124,6 +124,11 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
         retry: list[Claimed] = []
         for channel_id, group in by_channel.items():
             channel = channels[channel_id]
+            if getattr(get_adapter(channel.adapter), "deferred", False):
+                # A connector process holds this channel's sessions (SMPP): leave the rows
+                # `submitting`, routed, with no lease — its queue; it claims them itself.
+                _hand_off([m.id for m in group])
+                continue
             for start in range(0, len(group), max(1, channel.batch_size)):
                 chunk = group[start : start + max(1, channel.batch_size)]
                 gate.wait(channel, len(chunk))
@@ -205,6 +210,13 @@ def _submit(channel: Channel, chunk: list[Claimed]) -> list[SubmitResult]:
             )
             for m in chunk
         ]
+
+
+def _hand_off(ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE messaging_message SET lease_until = NULL WHERE id = ANY(%s) AND status = 'submitting'", [ids]
+        )
 
 
 def _record_routes(messages: list[Claimed]) -> None:

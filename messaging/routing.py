@@ -59,14 +59,16 @@ def channel_health(channel_ids: list[int] | None = None, now=None) -> dict[int, 
     result = {}
     with connection.cursor() as cursor:
         cursor.execute(sql.format(extra=extra), params)
-        for cid, submitted, errors, delivered, failed, lat_sum, lat_count in cursor.fetchall():
+        for cid, *sums in cursor.fetchall():
+            # sum() of integers is numeric in PostgreSQL (Decimal here): the score is float maths.
+            submitted, errors, delivered, failed, lat_sum, lat_count = (float(value or 0) for value in sums)
             outcomes = (delivered or 0) + (failed or 0)
             attempts = (submitted or 0) + (errors or 0)
             result[cid] = Health(
                 delivery_rate=(delivered / outcomes) if outcomes >= MIN_SAMPLE else 1.0,
                 error_rate=(errors / attempts) if attempts >= MIN_SAMPLE else 0.0,
                 latency_ms=(lat_sum / lat_count) if lat_count else None,
-                samples=outcomes,
+                samples=int(outcomes),
             )
     return result
 

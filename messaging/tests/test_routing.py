@@ -124,3 +124,29 @@ def test_dispatcher_trips_the_breaker_on_an_outage(tenant, member, code_template
         )
         lane_pass("urgent")
     assert Channel.objects.get(pk=down.pk).breaker_state == BreakerState.OPEN
+
+
+def test_health_score_from_counters_with_latency(db):
+    # PostgreSQL returns sums of integer counters as numeric: the score must still compute.
+    from messaging.models import ChannelMinute
+    from messaging.routing import channel_health
+
+    slow, fast = ChannelFactory(), ChannelFactory()
+    minute = timezone.now().replace(second=0, microsecond=0)
+    ChannelMinute.objects.create(
+        channel=slow,
+        minute=minute,
+        submitted=100,
+        delivered=90,
+        failed=10,
+        latency_ms_sum=100 * 6000,
+        latency_count=100,
+    )
+    ChannelMinute.objects.create(
+        channel=fast, minute=minute, submitted=100, delivered=99, failed=1, latency_ms_sum=100 * 500, latency_count=100
+    )
+    health = channel_health([slow.pk, fast.pk])
+    assert health[slow.pk].latency_ms == pytest.approx(6000)
+    assert health[slow.pk].score == pytest.approx(0.9 * 0.5)
+    assert health[fast.pk].score > health[slow.pk].score
+    assert isinstance(health[fast.pk].samples, int)
