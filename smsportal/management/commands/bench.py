@@ -15,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from smsportal import bench
 
-BENCH_DB = "smsportal_bench"
+# Overridable so that two people benchmarking on one server do not drop each other's database.
+BENCH_DB = os.environ.get("SMSPORTAL_BENCH_DB", "smsportal_bench")
 
 
 def _server_url() -> str:
