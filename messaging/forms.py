@@ -5,7 +5,7 @@ import json
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from messaging.adapters.base import mask_secrets, registered_adapters
+from messaging.adapters.base import adapter_settings_errors, mask_secrets, registered_adapters
 from messaging.models import Channel
 from smsportal.enums import Carrier, MessageClass, MessageStatus
 from tenants.models import Tenant
@@ -117,6 +117,21 @@ class ChannelForm(forms.ModelForm):
         if not isinstance(value, dict):
             raise forms.ValidationError(_("Must be a JSON object."))
         return value
+
+    def clean(self):
+        """The adapter judges its own settings (host, port, credentials, window, TLS … for SMPP),
+        on what would be saved: masked or blank secrets keep their stored values."""
+        cleaned = super().clean()
+        adapter = cleaned.get("adapter")
+        submitted = cleaned.get("settings_json")
+        if adapter and submitted is not None and "settings_json" not in self.errors:
+            from messaging.services import merge_settings
+
+            stored = self.instance.settings if self.instance.pk else {}
+            for name, messages in adapter_settings_errors(adapter, merge_settings(stored or {}, submitted)).items():
+                for message in messages:
+                    self.add_error("settings_json", f"{name}: {message}" if name != "settings" else message)
+        return cleaned
 
     def clean_provinces_text(self):
         raw = self.cleaned_data.get("provinces_text") or ""

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from compliance.audit import audit_record
 from messaging import money
-from messaging.adapters.base import is_secret_key, mask_secrets
+from messaging.adapters.base import adapter_settings_errors, is_secret_key, mask_secrets
 from messaging.models import PRIORITY_BY_CLASS, Channel, InboundMessage, Lane, Message, lane_for
 from smsportal.enums import FailureReason, MessageStatus
 from smsportal.errors import Forbidden, ServiceError, Unprocessable
@@ -393,6 +393,11 @@ def channel_save(
                 setattr(channel, field, values[field])
         if settings is not None:
             channel.settings = merge_settings(channel.settings or {}, settings)
+        errors = adapter_settings_errors(channel.adapter, channel.settings or {})
+        if errors:
+            # The adapter's own rules (SMPP: host, port, credentials, window …): never saved
+            # for the connector to trip over later.
+            raise Unprocessable("invalid_settings", _("The channel settings are not valid."), fields=errors)
         channel.save()
         audit_record(
             tenant=None,

@@ -107,6 +107,20 @@ def get_adapter(name: str) -> ChannelAdapter:
         raise LookupError(f"no channel adapter named {name!r}") from None
 
 
+def adapter_settings_errors(name: str, settings: dict) -> dict[str, list[str]]:
+    """Field errors of a channel's settings, as its adapter judges them (`validate_settings`,
+    where the adapter has one; an adapter without it accepts any JSON object). An unknown
+    adapter name is not judged here: the channel form's choices refuse it."""
+    try:
+        adapter = get_adapter(name)
+    except LookupError:
+        return {}
+    validate = getattr(adapter, "validate_settings", None)
+    if validate is None:
+        return {}
+    return {field: [str(message) for message in messages] for field, messages in (validate(settings) or {}).items()}
+
+
 def registered_adapters() -> list[str]:
     import messaging.adapters.simulated  # noqa: F401
 
