@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
@@ -49,6 +50,10 @@ class Number:
     province: str
 
 
+# 13800138000 or +8613800138000 exactly: the shape of nearly every number the pipeline sees.
+_PLAIN_CN_MOBILE = re.compile(r"(?:\+86)?(1\d{10})")
+
+
 def normalize(raw: str, region: str = "CN") -> Number:
     """Parse a number as typed or imported (13800138000, +86 138-0013-8000, 008613800138000)."""
     text = (raw or "").strip()
@@ -56,6 +61,32 @@ def normalize(raw: str, region: str = "CN") -> Number:
         raise InvalidNumber("empty")
     if text.startswith("00"):
         text = "+" + text[2:]
+    plain = _PLAIN_CN_MOBILE.fullmatch(text) if region == "CN" or text.startswith("+86") else None
+    if plain:
+        national = plain.group(1)
+        described = _describe_cn_mobile(national[:7])
+        if described is not None:
+            return Number(e164="+86" + national, carrier=described[0], province=described[1])
+    # Anything else, refusals included (their reason depends on how the number was typed).
+    return _normalize_parsed(text, region)
+
+
+@lru_cache(maxsize=100_000)
+def _describe_cn_mobile(prefix: str) -> tuple[str, str] | None:
+    """(carrier, province) of every valid 11-digit Chinese mobile number starting with these
+    7 digits, or None when such numbers are refused. Exact, not a hand-made table:
+    phonenumbers decides validity, type and carrier of such numbers by at most their first
+    5 digits and the province by at most their first 7, so one representative speaks for
+    all of them (a test compares both paths). Parsing costs ~100 µs a number; a bulk send
+    has few distinct prefixes."""
+    try:
+        number = _normalize_parsed("+86" + prefix + "0000", "CN")
+    except InvalidNumber:
+        return None
+    return number.carrier, number.province
+
+
+def _normalize_parsed(text: str, region: str) -> Number:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as error:

@@ -41,3 +41,26 @@ def test_invalid_numbers_say_why(raw, reason):
 
 def test_mask():
     assert mask("+8613800138000") == "138****8000"
+
+
+def test_the_cached_fast_path_agrees_with_full_parsing_for_chinese_mobiles():
+    """normalize() answers plain 11-digit Chinese mobiles from a per-prefix cache; it must
+    give exactly what full parsing gives, refusals included, across every number range."""
+    import random
+
+    from smsportal.numbers import _normalize_parsed
+
+    rng = random.Random(7)
+    numbers = [f"1{rng.randrange(10**10):010d}" for _ in range(3000)]
+    numbers += [f"1{p:02d}{rng.randrange(10**8):08d}" for p in range(100)]  # every second+third digit
+    for national in numbers:
+        for text in (national, "+86" + national):
+            try:
+                expected = _normalize_parsed(text, "CN")
+            except InvalidNumber as error:
+                expected = error.reason
+            try:
+                got = normalize(text)
+            except InvalidNumber as error:
+                got = error.reason
+            assert got == expected, text
