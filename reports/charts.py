@@ -70,6 +70,31 @@ def daily_volume(title: str, days: list[tuple[str, int, int]]) -> str:
     return _render(chart)
 
 
+def channel_health(title: str, points: list[tuple[str, float | None, float | None]]) -> str:
+    """One channel over time: delivery rate (%) on the left axis, p95 arrival time (s) on the
+    right. `points` are (label, rate 0–1 or None, p95 seconds or None); gaps stay gaps."""
+    rates = [_pct(value) for _l, value, _p in points]
+    p95s = [p95 for _l, _r, p95 in points]
+    lowest = min((value for value in rates if value is not None), default=100)
+    slowest = max((value for value in p95s if value is not None), default=0)
+    chart = pygal.Line(
+        title=str(title),
+        x_label_rotation=45,
+        show_minor_x_labels=False,
+        x_labels_major_count=12,
+        allow_interruptions=True,
+        range=(min(80, int(lowest // 10) * 10), 100),
+        secondary_range=(0, max(5, slowest * 1.2)),
+        show_minor_y_labels=False,
+        y_labels_major_count=6,
+        **COMMON,
+    )
+    chart.x_labels = [str(label) for label, _r, _p in points]
+    chart.add(_("Delivery rate %"), rates)
+    chart.add(_("p95 arrival (s)"), p95s, secondary=True)
+    return _render(chart)
+
+
 def failure_pie(title: str, reasons: list[tuple[str, int]]) -> str:
     chart = pygal.Pie(title=str(title), inner_radius=0.45, **COMMON)
     for label, count in reasons[:8]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -198,3 +198,89 @@ def arrival_by_class(*, tenant: Tenant | None, period: Period) -> list[dict]:
             }
         )
     return result
+
+
+# --- Platform staff overview ------------------------------------------------------------
+
+
+def step_for(period: Period) -> str:
+    """Hourly points for short periods (up to three days), daily points beyond."""
+    return "hour" if period.end - period.start <= timedelta(days=3) else "day"
+
+
+def time_buckets(period: Period, step: str, zone: str) -> list[datetime]:
+    """Every bucket start of the period, in `zone` (so empty hours/days still get a point)."""
+    tz = ZoneInfo(zone)
+    if step == "hour":
+        buckets = []
+        start = period.start.astimezone(tz).replace(minute=0, second=0, microsecond=0)
+        while start < period.end:
+            buckets.append(start)
+            start = (start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz)  # real hours, DST-proof
+        return buckets
+    day = period.start.astimezone(tz).date()
+    buckets = []
+    while (start := datetime.combine(day, time.min, tz)) < period.end:
+        buckets.append(start)
+        day += timedelta(days=1)
+    return buckets
+
+
+def channel_health_series(
+    *, period: Period, step: str, zone: str = "Asia/Shanghai"
+) -> dict[int, dict[datetime, Totals]]:
+    """Channel id → {bucket start (hour or day in `zone`) → Totals}, every channel in ONE
+    grouped query on the rollups. Messages never routed to a channel (rejected) are left out.
+    Delivery rate and the arrival percentiles come from each bucket's Totals."""
+    from django.db.models.functions import Trunc
+
+    if step not in ("hour", "day"):
+        raise ValueError(f"unknown step {step!r}")
+    rows = (
+        _rollups(tenant=None, period=period)
+        .filter(channel_id__isnull=False)
+        .annotate(bucket=Trunc("hour", step, tzinfo=ZoneInfo(zone)))
+        .values("channel_id", "bucket")
+        .annotate(**_aggregates())
+        .order_by("channel_id", "bucket")
+    )
+    series: dict[int, dict[datetime, Totals]] = {}
+    for row in rows:
+        series.setdefault(row["channel_id"], {})[row["bucket"]] = _totals(row)
+    return series
+
+
+def review_response(*, period: Period) -> dict:
+    """The staff review queue's response times: cases decided in the period (time from
+    queueing to decision, share decided before the 2-working-hour due time) and the cases
+    still waiting now (how many are overdue, the oldest). Two aggregate queries."""
+    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Max, Min, Q
+    from django.utils import timezone
+
+    from templates.models import ReviewCase
+
+    waited = ExpressionWrapper(F("decided_at") - F("queued_at"), output_field=DurationField())
+    decided = ReviewCase.objects.filter(decided_at__gte=period.start, decided_at__lt=period.end).aggregate(
+        n=Count("id"),
+        on_time=Count("id", filter=Q(decided_at__lte=F("due_at"))),
+        avg=Avg(waited),
+        longest=Max(waited),
+    )
+    now = timezone.now()
+    waiting = ReviewCase.objects.filter(decided_at__isnull=True, status=ReviewCase.Status.PENDING).aggregate(
+        n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)), oldest=Min("queued_at")
+    )
+
+    def hours(value) -> float | None:
+        return value.total_seconds() / 3600 if value is not None else None
+
+    return {
+        "decided": decided["n"],
+        "on_time": decided["on_time"],
+        "on_time_rate": rate(decided["on_time"], decided["n"]),
+        "avg_hours": hours(decided["avg"]),
+        "longest_hours": hours(decided["longest"]),
+        "waiting": waiting["n"],
+        "overdue": waiting["overdue"],
+        "oldest_waiting_hours": hours(now - waiting["oldest"]) if waiting["oldest"] else None,
+    }

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
@@ -233,58 +233,91 @@ def scorecard(request):
     return render(request, "reports/scorecard.html", {"quarters": quarters})
 
 
+STAFF_DEFAULT_PERIOD = "30d"
+
+
+def _staff_period(request) -> tuple[PeriodForm, Period]:
+    """The overview's period, in the platform's time zone; the last 30 days unless chosen."""
+    from django.conf import settings
+
+    zone = ZoneInfo(settings.TIME_ZONE)
+    form = PeriodForm(request.GET or {"period": STAFF_DEFAULT_PERIOD}, tenant_zone=zone)
+    if form.is_valid():
+        first, last = form.cleaned_data["first"], form.cleaned_data["last"]
+    else:
+        first, last = form.today - timedelta(days=29), form.today
+    return form, Period(
+        datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone)
+    )
+
+
+def _channel_health(period: Period, channel_names: dict[int, str], channel_rows: list) -> dict:
+    """Per channel (busiest first): delivery rate and p95 arrival per hour or day, as one
+    server-rendered chart each, from one grouped rollup query."""
+    from django.conf import settings
+
+    step = selectors.step_for(period)
+    buckets = selectors.time_buckets(period, step, settings.TIME_ZONE)
+    series = selectors.channel_health_series(period=period, step=step, zone=settings.TIME_ZONE)
+    label_format = "%m-%d %H:00" if step == "hour" else "%m-%d"
+    result = []
+    for channel_id, _t in channel_rows:
+        points = series.get(channel_id)
+        if not points:
+            continue
+        name = channel_names.get(channel_id, f"#{channel_id}")
+        values = [
+            (
+                bucket.strftime(label_format),
+                points[bucket].delivery_rate if bucket in points else None,
+                points[bucket].p95 if bucket in points else None,
+            )
+            for bucket in buckets
+        ]
+        result.append({"id": channel_id, "name": name, "chart": charts.channel_health(name, values)})
+    return {"step": step, "channels": result}
+
+
 @staff_view
 def staff_overview(request):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+    from compliance.selectors import complaint_rates
     from messaging.models import Channel
     from tenants.models import Tenant
 
-    today = timezone.localdate()
-    first = today - timedelta(days=29)
-    zone = ZoneInfo("Asia/Shanghai")
-    from datetime import datetime, time
-
-    period = Period(
-        datetime.combine(first, time.min, zone), datetime.combine(today + timedelta(days=1), time.min, zone)
-    )
+    form, period = _staff_period(request)
     tenants = {t.pk: t for t in Tenant.objects.all()}
-    from compliance.selectors import complaint_rates
-
     rates = complaint_rates()
     tenant_rows = [(tenants.get(tid), t, rates.get(tid)) for tid, t in selectors.by_tenant(period=period)]
+    complaints = sum(r.complaints for r in rates.values())
+    delivered_marketing = sum(r.delivered for r in rates.values())
     channel_names = dict(Channel.objects.values_list("pk", "name"))
-    channel_rows = [
-        (channel_names.get(cid, "—"), t)
-        for cid, t in selectors.breakdown(tenant=None, period=period, dimension="channel")
+    channel_totals = [
+        (cid, t) for cid, t in selectors.breakdown(tenant=None, period=period, dimension="channel") if cid is not None
     ]
     days = selectors.by_day(tenant=None, period=period)
-    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
+    from compliance.models import PlatformComplianceSettings
 
-    from templates.models import ReviewCase
-
-    reviews = ReviewCase.objects.filter(decided_at__gte=period.start).aggregate(
-        n=Count("id"), avg=Avg(ExpressionWrapper(F("decided_at") - F("created_at"), output_field=DurationField()))
-    )
-    worst = _worst_templates(period)
     return render(
         request,
         "reports/staff_overview.html",
         {
+            "form": form,
+            "period_first": period.start.date(),
+            "period_last": (period.end - timedelta(days=1)).date(),
             "total": selectors.totals(tenant=None, period=period),
             "tenant_rows": tenant_rows,
-            "channel_rows": channel_rows,
+            "channel_rows": [(channel_names.get(cid, f"#{cid}"), t) for cid, t in channel_totals],
+            "health": _channel_health(period, channel_names, channel_totals),
             "arrival": selectors.arrival_by_class(tenant=None, period=period),
             "volume_chart": charts.daily_volume(
                 _("Messages per day, all tenants"),
                 [(d.strftime("%m-%d"), t.delivered, t.failed + t.expired) for d, t in days],
             ),
-            "review_count": reviews["n"],
-            "review_avg": reviews["avg"].total_seconds() / 3600 if reviews["avg"] else None,
-            "review_waiting": ReviewCase.objects.filter(decided_at__isnull=True).count(),
-            "worst_templates": worst,
+            "complaints": complaints,
+            "complaint_per_10k": (round(complaints * 10000 / delivered_marketing, 2) if delivered_marketing else None),
+            "complaint_window_days": PlatformComplianceSettings.load().complaint_rate_window_days,
+            "reviews": selectors.review_response(period=period),
+            "worst_templates": _worst_templates(period),
         },
     )
 
