@@ -13,6 +13,7 @@ Events (first item is the kind):
     ("review", channel_id, part, why)                     in flight at a drop; not resent
     ("receipt", channel_id, Receipt, ack)                 ack the deliver_sm once stored
     ("mo", channel_id, source, destination, text, ack)
+    ("mo_part", channel_id, source, destination, DecodedMessage, data_coding, ack)   one part of a long reply
     ("bound", channel_id, label) / ("bind_failed", channel_id, label, status)
     ("disconnected", channel_id, label, why)
 
@@ -457,6 +458,12 @@ class Link:
             tlvs=pdu.tlvs,
             gsm7_packed=self.settings.gsm7_packed,
         )
+        if decoded.is_part:
+            # One part of a long reply: stored by the connector, assembled when the set is whole.
+            self.engine.emit(
+                ("mo_part", self.channel_id, pdu.source_addr, pdu.destination_addr, decoded, pdu.data_coding, ack)
+            )
+            return
         self.engine.emit(("mo", self.channel_id, pdu.source_addr, pdu.destination_addr, decoded.text, ack))
 
 

@@ -46,6 +46,7 @@ DEFAULTS = {
     "dedupe_resubmissions": False,
     "receipt_id_format": "same",
     "error_map": {},
+    "reply_parts_timeout_seconds": 300,
 }
 
 FIELD_HELP = {
@@ -69,6 +70,7 @@ FIELD_HELP = {
     "dedupe_resubmissions": "the SMSC recognises our message id (TLV 0x1401) and ignores resubmissions",
     "receipt_id_format": "same, receipt_decimal or receipt_hex (when receipts spell ids differently)",
     "error_map": 'raw receipt code → failure reason, e.g. {"UNDELIV:001": "vacant_number"}',
+    "reply_parts_timeout_seconds": "a long reply missing parts this long is passed on as it is (10-3600)",
 }
 
 
@@ -98,6 +100,7 @@ class SmppSettings:
     dedupe_resubmissions: bool = False
     receipt_id_format: str = "same"
     error_map: dict = field(default_factory=dict)
+    reply_parts_timeout_seconds: int = 300
 
     def source_for(self, tenant_id: int | None, signature_id: int | None = None) -> str:
         """Our sender number for a tenant (and signature): source_addr + extensions."""
@@ -171,6 +174,7 @@ def validate_settings(data: dict) -> dict[str, list[str]]:
     _int_in(errors, data, "response_timeout_seconds", 1, 120)
     _int_in(errors, data, "source_addr_ton", 0, 6)
     _int_in(errors, data, "source_addr_npi", 0, 18)
+    _int_in(errors, data, "reply_parts_timeout_seconds", 10, 3600)
     choices = {
         "bind_mode": BIND_MODES,
         "concatenation": CONCATENATION,
@@ -230,7 +234,7 @@ def parse_settings(data: dict) -> SmppSettings:
     merged = {**DEFAULTS, **data}
     password = merged.pop("password", "") or os.environ.get(merged.get("password_env", ""), "")
     merged.pop("password_env", None)
-    for name in ("port", "binds", "window", "source_addr_ton", "source_addr_npi"):
+    for name in ("port", "binds", "window", "source_addr_ton", "source_addr_npi", "reply_parts_timeout_seconds"):
         merged[name] = int(merged[name])
     merged["extensions"] = {str(key): str(value) for key, value in merged["extensions"].items()}
     merged["signature_extensions"] = {str(k): str(v) for k, v in merged["signature_extensions"].items()}

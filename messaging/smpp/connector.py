@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings as django_settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from messaging import breaker
@@ -40,7 +40,7 @@ from smsportal.enums import FailureReason
 from . import pdu as P
 from .client import Engine, LinkSpec, OutboundPart
 from .config import SmppSettings, parse_settings
-from .encoding import encode_text
+from .encoding import encode_text, join_parts
 from .models import SmppBindStatus, SmppReview
 from .receipts import failure_reason_for
 
@@ -53,6 +53,8 @@ UNMATCHED_RECEIPT_SECONDS = 30.0
 RECENT_LIMIT = 500_000  # remembered submits (about 60 MB at most)
 IDLE_CLAIM_SECONDS = 0.1  # after an empty claim; the hand-off queue is polled this often at most
 UNBOUND_GRACE_SECONDS = 10.0  # a channel without a bind this long hands its queue back
+REPLY_SWEEP_SECONDS = 5.0  # incomplete long replies are looked at this often
+REPLY_PARTS_KEPT = timedelta(minutes=10)  # assembled parts, to recognise one sent again
 
 SUBMIT_FAILURE_REASONS = {
     P.ESME_RINVDSTADR: FailureReason.INVALID_NUMBER,
@@ -99,6 +101,7 @@ class Batch:
     review: list[tuple[int, int, int, str, str]] = field(default_factory=list)  # message, tenant, channel, reason, ref
     receipts: dict[int, list] = field(default_factory=dict)  # channel id → [(Receipt, ack)]
     replies: list[tuple] = field(default_factory=list)
+    reply_parts: list[tuple] = field(default_factory=list)  # one part of a long reply each
     submit_counts: dict[int, list[int]] = field(default_factory=dict)  # channel → [ok, errors]
 
 
@@ -134,7 +137,15 @@ class Connector:
         self.status_marks: dict[int, tuple[float, int, int]] = {}
         self.refused_channels: set[int] = set()
         self.idle_until: dict[int, float] = {}  # channel → no claim before (its queue was empty)
-        self.stats = {"claimed": 0, "submitted": 0, "receipts": 0, "replies": 0, "review": 0, "requeued": 0}
+        self.stats = {
+            "claimed": 0,
+            "submitted": 0,
+            "receipts": 0,
+            "replies": 0,
+            "review": 0,
+            "requeued": 0,
+            "reply_parts": 0,
+        }
         # (channel, SMSC message id) → (message id, part index, parts) of recent submits, so most
         # receipts are matched without a query; multipart submits are also stored (SmppPart).
         self.recent: dict[tuple[int, str], tuple[int, int, int]] = {}
@@ -144,6 +155,7 @@ class Connector:
         self.claimer = Claimer(self) if threaded else None
         self.pending_counts: dict[int, list[int]] = {}
         self.last_counts = time.monotonic()
+        self.last_reply_sweep = time.monotonic()
 
     # ---- channels
     def refresh_channels(self) -> None:
@@ -207,6 +219,8 @@ class Connector:
             self.renew_leases()
         if now - self.last_status >= STATUS_SECONDS:
             self.write_status()
+        if now - self.last_reply_sweep >= REPLY_SWEEP_SECONDS:
+            self.sweep_reply_parts()
         return len(events)
 
     def close(self) -> None:
@@ -349,6 +363,8 @@ class Connector:
                 batch.receipts.setdefault(event[1], []).append((event[2], event[3]))
             elif kind == "mo":
                 batch.replies.append(event[1:])
+            elif kind == "mo_part":
+                batch.reply_parts.append(event[1:])
             elif kind == "bind_failed":
                 self._bind_failed(event[1], event[3])
             elif kind == "bound":
@@ -457,14 +473,16 @@ class Connector:
         recent = self.recent
         while len(recent) > RECENT_LIMIT:
             del recent[next(iter(recent))]
-        self.write_deliveries(batch.receipts, batch.replies)
+        self.write_deliveries(batch.receipts, batch.replies, batch.reply_parts)
 
-    def write_deliveries(self, receipts: dict, replies: list) -> None:
+    def write_deliveries(self, receipts: dict, replies: list, reply_parts: list = ()) -> None:
         """Store receipts and replies, then acknowledge their deliver_sm (never before)."""
         acks: list[tuple] = []
         self._write_receipts(receipts, acks, timezone.now())
         if replies:
             self._write_replies(replies, acks)
+        if reply_parts:
+            self._write_reply_parts(reply_parts, acks)
         self.engine.ack(acks)
 
     def flush_counts(self) -> None:
@@ -567,16 +585,23 @@ class Connector:
                 pass
 
     def _write_replies(self, replies: list, acks: list) -> None:
-        """Replies → messaging's inbound inbox, which hands each to compliance (TD, 退订 …).
+        """Replies → messaging's inbound inbox, which hands each to compliance (TD, 退订 …)."""
+        now = timezone.now()
+        rows = []
+        for channel_id, source, destination, text, ack in replies:
+            acks.append(ack)
+            rows.append((channel_id, source, destination, text, now))
+        self._inbound(rows)
+
+    def _inbound(self, replies: list[tuple]) -> None:
+        """(channel id, source, destination, text, received at) → the inbound inbox.
         The tenant is the one whose extension the reply was addressed to; without one,
         messaging picks the tenant that last sent to that number on that channel."""
         from messaging.services import inbound_receive_batch
         from smsportal.numbers import InvalidNumber, normalize
 
         rows = []
-        now = timezone.now()
-        for channel_id, source, destination, text, ack in replies:
-            acks.append(ack)
+        for channel_id, source, destination, text, received_at in replies:
             state = self.channels.get(channel_id)
             tenant_id, extension = state.settings.tenant_for_destination(destination) if state else (None, "")
             raw = source if source.startswith("+") else f"+{source}" if source.startswith("86") else source
@@ -590,12 +615,124 @@ class Connector:
                     "tenant_id": tenant_id,
                     "number": number,
                     "text": text,
-                    "received_at": now,
+                    "received_at": received_at,
                     "extension": extension,
                 }
             )
-        inbound_receive_batch(rows)
+        if rows:
+            inbound_receive_batch(rows)
         self.stats["replies"] += len(rows)
+
+    # ---- long replies (concatenated MO): stored part by part, assembled when whole
+    def _write_reply_parts(self, parts: list, acks: list) -> None:
+        """Store the parts (a part sent again is ignored), acknowledge them, and assemble every
+        set this batch touched that is now whole — whichever bind or process stored the rest."""
+        now = timezone.now()
+        rows: list[tuple] = []
+        singles: list[tuple] = []
+        for channel_id, source, destination, decoded, data_coding, ack in parts:
+            acks.append(ack)
+            if not 1 <= decoded.seq <= decoded.total:
+                singles.append((channel_id, source, destination, decoded.text, now))  # malformed header
+                continue
+            rows.append(
+                (channel_id, source[:21], destination[:21], decoded.reference, decoded.total, decoded.seq,
+                 data_coding, decoded.payload, decoded.fill_bits)
+            )  # fmt: skip
+        self.stats["reply_parts"] += len(rows)
+        if rows:
+            columns = list(zip(*rows, strict=True))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    INSERT INTO smpp_smppreplypart (channel_id, source_addr, destination_addr, reference, total, seq,
+                        data_coding, payload, fill_bits, received_at)
+                    SELECT c, s, d, r, t, q, dc, p, f, %s
+                    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::int[], %s::int[], %s::int[],
+                                %s::bytea[], %s::int[]) AS v(c, s, d, r, t, q, dc, p, f)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    [now, *[list(column) for column in columns]],
+                )
+            keys = sorted({row[:5] for row in rows})
+            self._assemble_reply_parts(
+                """
+                SELECT p.channel_id, p.source_addr, p.destination_addr, p.reference, p.total
+                FROM smpp_smppreplypart p
+                JOIN unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::int[]) AS k(c, s, d, r, t)
+                  ON p.channel_id = k.c AND p.source_addr = k.s AND p.destination_addr = k.d
+                 AND p.reference = k.r AND p.total = k.t
+                WHERE p.assembled_at IS NULL
+                GROUP BY 1, 2, 3, 4, 5 HAVING count(*) >= p.total
+                """,
+                [list(column) for column in zip(*keys, strict=True)],
+                now,
+            )
+        if singles:
+            self._inbound(singles)
+
+    def sweep_reply_parts(self, now=None) -> int:
+        """Long replies still missing parts after the channel's timeout are passed on as they
+        are (gaps marked), and assembled parts older than a few minutes are purged."""
+        now = now or timezone.now()
+        self.last_reply_sweep = time.monotonic()
+        if not self.channels:
+            return 0
+        ids = list(self.channels)
+        seconds = [self.channels[i].settings.reply_parts_timeout_seconds for i in ids]
+        handed = self._assemble_reply_parts(
+            """
+            SELECT p.channel_id, p.source_addr, p.destination_addr, p.reference, p.total
+            FROM smpp_smppreplypart p JOIN unnest(%s::bigint[], %s::int[]) AS t(c, seconds) ON p.channel_id = t.c
+            WHERE p.assembled_at IS NULL
+            GROUP BY 1, 2, 3, 4, 5, t.seconds
+            HAVING min(p.received_at) < %s - make_interval(secs => t.seconds)
+            """,
+            [ids, seconds, now],
+            now,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM smpp_smppreplypart WHERE assembled_at < %s AND channel_id = ANY(%s)",
+                [now - REPLY_PARTS_KEPT, ids],
+            )
+        return handed
+
+    def _assemble_reply_parts(self, sets_sql: str, params: list, now) -> int:
+        """Claim the sets `sets_sql` selects (one UPDATE: a set claimed by another process at the
+        same time is skipped here) and hand each to the inbox, in the same transaction."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(  # sets_sql: one of this module's two constant queries, never input
+                f"""
+                WITH sets AS ({sets_sql})
+                UPDATE smpp_smppreplypart p SET assembled_at = %s
+                FROM sets
+                WHERE p.channel_id = sets.channel_id AND p.source_addr = sets.source_addr
+                  AND p.destination_addr = sets.destination_addr AND p.reference = sets.reference
+                  AND p.total = sets.total AND p.assembled_at IS NULL
+                RETURNING p.channel_id, p.source_addr, p.destination_addr, p.reference, p.total, p.seq,
+                    p.data_coding, p.payload, p.fill_bits, p.received_at
+                """,  # noqa: S608
+                [*params, now],
+            )
+            claimed = cursor.fetchall()
+            if not claimed:
+                return 0
+            sets: dict[tuple, list] = {}
+            for row in claimed:
+                sets.setdefault(row[:5], []).append(row[5:])
+            replies = []
+            for (channel_id, source, destination, _reference, total), parts in sorted(sets.items()):
+                state = self.channels.get(channel_id)
+                text = join_parts(
+                    [(seq, bytes(payload), fill_bits) for seq, _dc, payload, fill_bits, _at in parts],
+                    total=total,
+                    data_coding=parts[0][1],
+                    gsm7_packed=state.settings.gsm7_packed if state else False,
+                )
+                replies.append((channel_id, source, destination, text, max(part[4] for part in parts)))
+            self._inbound(replies)
+        return len(replies)
 
     # ---- bind status for the channels page
     def write_status(self) -> None:

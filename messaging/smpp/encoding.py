@@ -199,6 +199,12 @@ class DecodedMessage:
     reference: int | None = None  # concatenation reference, when a part
     total: int = 1
     seq: int = 1
+    payload: bytes = b""  # the user data after any UDH, as received
+    fill_bits: int = 0  # packed GSM-7 after a UDH: bits before the first septet
+
+    @property
+    def is_part(self) -> bool:
+        return self.reference is not None and self.total > 1
 
 
 def decode_short_message(
@@ -240,4 +246,42 @@ def decode_short_message(
         text = gsm7_decode(septets)
     else:
         text = payload.decode("latin-1")
-    return DecodedMessage(text=text, reference=reference, total=total, seq=seq)
+    return DecodedMessage(text=text, reference=reference, total=total, seq=seq, payload=payload, fill_bits=fill_bits)
+
+
+def _decode_payload(payload: bytes, *, data_coding: int, fill_bits: int, gsm7_packed: bool) -> str:
+    if data_coding == DCS_UCS2:
+        return payload.decode("utf-16-be", errors="replace")
+    if data_coding in (DCS_DEFAULT, 0x01):
+        return gsm7_decode(unpack_septets(payload, fill_bits=fill_bits) if gsm7_packed else payload)
+    return payload.decode("latin-1")
+
+
+def join_parts(
+    parts: list[tuple[int, bytes, int]], *, total: int, data_coding: int, gsm7_packed: bool = False, gap: str = "[…]"
+) -> str:
+    """The text of a concatenated message from its parts [(seq, payload, fill_bits)], in seq
+    order. UCS-2 parts are joined before decoding (a surrogate pair may straddle two parts);
+    GSM-7 parts are decoded one by one. A missing part reads as `gap`."""
+    by_seq = {seq: (payload, fill_bits) for seq, payload, fill_bits in parts}
+    pieces: list[str] = []
+    run: list[bytes] = []  # consecutive UCS-2 payloads, decoded together
+
+    def flush() -> None:
+        if run:
+            pieces.append(b"".join(run).decode("utf-16-be", errors="replace"))
+            run.clear()
+
+    for seq in range(1, max(total, max(by_seq, default=0)) + 1):
+        found = by_seq.get(seq)
+        if found is None:
+            flush()
+            pieces.append(gap)
+        elif data_coding == DCS_UCS2:
+            run.append(found[0])
+        else:
+            pieces.append(
+                _decode_payload(found[0], data_coding=data_coding, fill_bits=found[1], gsm7_packed=gsm7_packed)
+            )
+    flush()
+    return "".join(pieces)

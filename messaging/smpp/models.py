@@ -4,6 +4,7 @@ channel's bind status for the channels page."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -43,11 +44,22 @@ class SmppReview(TenantOwned):
         PARTLY_SENT = "partly_sent", _("Only some parts were accepted")
         CONNECTOR_CRASHED = "connector_crashed", _("The connector stopped while sending")
 
+    class Resolution(models.TextChoices):
+        SENT = "sent", _("Confirmed sent")
+        RESENT = "resent", _("Sent again")
+        FAILED = "failed", _("Failed")
+        SETTLED = "settled", _("Settled by its receipt or expiry")
+
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(_("reason"), max_length=32, choices=Reason.choices)
     detail = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=16, choices=Resolution.choices, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
         indexes = [
@@ -58,6 +70,47 @@ class SmppReview(TenantOwned):
 
     def __str__(self) -> str:
         return f"review message {self.message_id}: {self.reason}"
+
+
+class SmppReplyPart(models.Model):
+    """One part of a concatenated reply (MO: UDH or SAR TLVs), kept until its set is complete.
+
+    Parts may come on any bind of any connector process and in any order; the set is assembled
+    by whichever process stores its last part (one UPDATE … RETURNING claims it, so exactly one
+    does). An incomplete set older than the channel's `reply_parts_timeout_seconds` is handed
+    on as it is, gaps marked. Assembled parts stay a few minutes, so a part sent again after a
+    crash (before its deliver_sm_resp) is recognised as a duplicate, then they are purged."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    source_addr = models.CharField(max_length=21)
+    destination_addr = models.CharField(max_length=21)
+    reference = models.PositiveIntegerField()
+    total = models.PositiveSmallIntegerField()
+    seq = models.PositiveSmallIntegerField()
+    data_coding = models.PositiveSmallIntegerField(default=0)
+    payload = models.BinaryField()  # user data after the UDH, as received
+    fill_bits = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+    assembled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "source_addr", "destination_addr", "reference", "total", "seq"],
+                name="smpp_reply_part_once",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"], name="smpp_reply_part_open", condition=models.Q(assembled_at__isnull=True)
+            ),
+            models.Index(
+                fields=["assembled_at"], name="smpp_reply_part_done", condition=models.Q(assembled_at__isnull=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reply part {self.seq}/{self.total} ref {self.reference} from {self.source_addr}"
 
 
 class SmppBindStatus(models.Model):

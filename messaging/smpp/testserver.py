@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from . import pdu as P
-from .encoding import DCS_DEFAULT, DCS_UCS2, decode_short_message, gsm7_encode, is_gsm7
+from .encoding import DCS_DEFAULT, DCS_UCS2, decode_short_message, encode_text, gsm7_encode, is_gsm7
 from .receipts import STAT_TO_STATE, format_receipt_text
 
 
@@ -348,6 +348,39 @@ class TestSmsc:
             ),
         )
 
+    def send_long_mo(
+        self,
+        *,
+        system_id: str,
+        source: str,
+        destination: str,
+        text: str,
+        concatenation: str = "udh",
+        reference: int = 42,
+        order: list[int] | None = None,
+        repeat: tuple[int, ...] = (),
+    ) -> int:
+        """A long reply in parts (UDH or SAR TLVs), sent in `order` (0-based part indexes; a
+        part left out is never sent), parts in `repeat` sent twice. Consecutive parts go to
+        the account's receiving sessions in turn, so they arrive on different binds."""
+        encoded = encode_text(text, reference=reference, concatenation=concatenation)
+        parts = encoded.parts
+        for index in list(order if order is not None else range(len(parts))) + list(repeat):
+            part = parts[index]
+            self.deliver(
+                system_id,
+                P.Pdu(
+                    P.DELIVER_SM,
+                    source_addr=source,
+                    destination_addr=destination,
+                    data_coding=encoded.data_coding,
+                    esm_class=part.esm_class,
+                    short_message=part.short_message,
+                    tlvs=dict(part.tlvs),
+                ),
+            )
+        return len(parts)
+
     def send_receipt(self, smsc_message_id: str, *, stat: str = "DELIVRD", err: str = "000") -> None:
         record = next(r for r in self.submits if r.smsc_message_id == smsc_message_id)
         self.deliver(record.system_id, self._receipt_pdu(record, stat, err))
@@ -407,6 +440,9 @@ class SmscThread:
 
     def send_mo(self, **kwargs) -> None:
         self.call(self.smsc.send_mo, **kwargs)
+
+    def send_long_mo(self, **kwargs) -> int:
+        return self.call(self.smsc.send_long_mo, **kwargs)
 
     def drop_all(self) -> None:
         self.call(self.smsc.drop_all)
