@@ -1,9 +1,10 @@
 """REST API: consent (record, revoke, list per number), suppression (add, remove, check,
-list) and complaints (list). Complaints are recorded by staff in the portal (staff area),
-and by tenants in the portal; inbound replies are listed by the messaging API."""
+list), complaints (list for tenants; record for platform staff, see tenants/api_staff.py).
+Inbound replies are listed by the messaging API."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from compliance import gates, selectors, services
 from compliance.models import (
     Complaint,
+    ComplaintSource,
     ConsentRecord,
     ConsentSource,
     Purpose,
@@ -19,8 +21,10 @@ from compliance.models import (
     SuppressionScope,
 )
 from smsportal.enums import MessageClass
+from smsportal.errors import Unprocessable
 from smsportal.numbers import InvalidNumber, normalize
 from tenants.api_base import TenantAPIView
+from tenants.api_staff import StaffAPIView
 
 
 def _client_ip(request) -> str | None:
@@ -36,8 +40,6 @@ def _number_param(request, *, required: bool) -> str | None:
     try:
         return normalize(raw).e164
     except InvalidNumber as error:
-        from smsportal.errors import Unprocessable
-
         raise Unprocessable("invalid_number", error.message, field="number") from None
 
 
@@ -317,3 +319,66 @@ class ComplaintList(TenantAPIView):
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ComplaintSerializer(page, many=True).data)
+
+
+# --- Platform staff ---------------------------------------------------------------------
+
+
+class StaffComplaintInSerializer(serializers.Serializer):
+    tenant = serializers.CharField(max_length=50, help_text="The enterprise: its id or its short name (slug).")
+    source = serializers.ChoiceField(choices=ComplaintSource.choices)
+    number = serializers.CharField(max_length=32)
+    text = serializers.CharField(max_length=4000, allow_blank=True)  # blank → 422 text_required
+    received_at = serializers.DateTimeField(required=False, allow_null=True)
+    message_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+
+
+class StaffComplaintSerializer(ComplaintSerializer):
+    tenant = serializers.IntegerField(source="tenant_id", read_only=True)
+    marketing_paused = serializers.SerializerMethodField()
+
+    class Meta(ComplaintSerializer.Meta):
+        fields = ["tenant", *ComplaintSerializer.Meta.fields, "recorded_by_label", "marketing_paused"]
+
+    def get_marketing_paused(self, complaint) -> bool:
+        return gates.marketing_paused(tenant=complaint.tenant)
+
+
+def _tenant_by_ref(ref: str):
+    from tenants.models import Tenant
+
+    ref = ref.strip()
+    if ref.isdigit():
+        tenant = Tenant.objects.filter(pk=int(ref)).first() if len(ref) <= 18 else None
+    else:
+        tenant = Tenant.objects.filter(slug=ref).first()
+    if tenant is None:
+        raise Unprocessable("unknown_tenant", _("No enterprise with this id or short name."), field="tenant")
+    return tenant
+
+
+class StaffComplaintCreate(StaffAPIView):
+    serializer_class = StaffComplaintInSerializer
+
+    @extend_schema(
+        summary="Record a complaint about any tenant (platform staff)",
+        request=StaffComplaintInSerializer,
+        responses={201: StaffComplaintSerializer},
+        auth=[{"staffSession": []}],
+        tags=["staff"],
+        description=(
+            "Platform staff only (portal session with two-factor; CSRF header on the POST). The number is "
+            "suppressed for the tenant's marketing and the tenant's complaint rate is re-checked (its marketing "
+            "is paused above the platform threshold; `marketing_paused` in the answer). "
+            "Errors: 400 invalid (malformed fields); 422 unknown_tenant / invalid_number / text_required / "
+            "time_in_future / invalid_time / unknown_message; 401 not_authenticated; 403 mfa_required; "
+            "404 for anyone who is not platform staff."
+        ),
+    )
+    def post(self, request):
+        data = StaffComplaintInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        tenant = _tenant_by_ref(values.pop("tenant"))
+        complaint = services.complaint_record(tenant=tenant, actor=self.actor, ip_address=_client_ip(request), **values)
+        return Response(StaffComplaintSerializer(complaint).data, status=status.HTTP_201_CREATED)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("suppressions/remove/", api.SuppressionRemove.as_view(), name="api-compliance-suppression-remove"),
     path("suppressions/check/", api.SuppressionCheck.as_view(), name="api-compliance-suppression-check"),
     path("complaints/", api.ComplaintList.as_view(), name="api-compliance-complaints"),
+    path("staff/complaints/", api.StaffComplaintCreate.as_view(), name="api-staff-complaints"),
 ]

@@ -271,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         "SignatureKindEnum": "templates.models.Signature.Kind",
         "ConsentSourceEnum": "compliance.models.ConsentSource",
         "ComplaintSourceEnum": "compliance.models.ComplaintSource",
+        "ComplaintStatusEnum": "compliance.models.ComplaintStatus",
     },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
