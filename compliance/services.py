@@ -628,32 +628,141 @@ def complaint_advance(
 def marketing_pause_check(*, tenant) -> bool:
     """Pause the tenant's marketing when its complaint rate is above the platform threshold.
     Returns True when marketing is (now) paused. Never un-pauses: staff resume by hand."""
+    marketing_pause_evaluate(tenant_ids=[tenant.pk], trigger="complaint")
+    return gates.marketing_paused(tenant=tenant)
+
+
+def _pause_reason(rate, platform) -> str:
+    return _("%(rate)s complaints per 10,000 delivered marketing messages in %(days)s days (limit %(limit)s).") % {
+        "rate": rate.per_10k,
+        "days": platform.complaint_rate_window_days,
+        "limit": platform.complaint_rate_threshold,
+    }
+
+
+def marketing_pause_evaluate(
+    *, tenant_ids: list[int] | None = None, trigger: str, now: datetime | None = None
+) -> list[int]:
+    """Pause marketing for every tenant (of `tenant_ids`, or all) whose complaint rate is above
+    the platform threshold and is not paused yet; returns the ids of the tenants paused now.
+
+    Set-based, whatever the number of tenants: only tenants with a complaint in the window can
+    be above a threshold (which is never negative), so one grouped query finds them, two more
+    give their rates, and one UPDATE … FROM unnest(…) pauses them (it skips rows paused
+    meanwhile, so a tenant is paused — and audited and told — once). Never un-pauses: a
+    pause is lifted by staff (`marketing_resume`), after they have looked at the cause.
+    Runs in the caller's transaction when there is one; the owners and admins of each newly
+    paused tenant are emailed after commit."""
+    from django.db import connection
+
+    from compliance.models import AuditEvent
     from compliance.selectors import complaint_rates
 
     platform = PlatformComplianceSettings.load()
-    rate = complaint_rates(tenant_ids=[tenant.pk])[tenant.pk]
-    settings_row = tenant_settings_for_update(tenant)
-    if settings_row.marketing_paused:
-        return True
-    if rate.delivered < platform.complaint_rate_min_delivered or rate.per_10k is None:
-        return False
-    if rate.per_10k <= platform.complaint_rate_threshold:
-        return False
-    settings_row.marketing_paused = True
-    settings_row.marketing_paused_at = timezone.now()
-    settings_row.marketing_paused_reason = _(
-        "%(rate)s complaints per 10,000 delivered marketing messages in %(days)s days (limit %(limit)s)."
-    ) % {"rate": rate.per_10k, "days": platform.complaint_rate_window_days, "limit": platform.complaint_rate_threshold}
-    settings_row.save()
-    audit_record(
-        tenant=tenant,
-        actor=None,
-        actor_label="system",
-        action="marketing.paused",
-        obj=settings_row,
-        after={"complaints": rate.complaints, "delivered": rate.delivered, "per_10k": str(rate.per_10k)},
+    now = now or timezone.now()
+    since = now - timedelta(days=platform.complaint_rate_window_days)
+    complaints = Complaint.objects.filter(received_at__gte=since)
+    if tenant_ids is not None:
+        complaints = complaints.filter(tenant_id__in=list(tenant_ids))
+    candidates = set(complaints.values_list("tenant_id", flat=True).distinct())
+    candidates -= set(
+        TenantComplianceSettings.objects.filter(tenant_id__in=list(candidates), marketing_paused=True).values_list(
+            "tenant_id", flat=True
+        )
     )
-    return True
+    if not candidates:
+        return []
+    rates = complaint_rates(tenant_ids=sorted(candidates), now=now)
+    over = {
+        tenant_id: rate
+        for tenant_id, rate in rates.items()
+        if rate.delivered >= platform.complaint_rate_min_delivered
+        and rate.per_10k is not None
+        and rate.per_10k > platform.complaint_rate_threshold
+    }
+    if not over:
+        return []
+    ids = sorted(over)
+    with transaction.atomic():
+        TenantComplianceSettings.objects.bulk_create(
+            [TenantComplianceSettings(tenant_id=tenant_id) for tenant_id in ids], ignore_conflicts=True
+        )
+        table = TenantComplianceSettings._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {table} s
+                       SET marketing_paused = true, marketing_paused_at = %s,
+                           marketing_paused_reason = v.reason, updated_at = %s
+                      FROM unnest(%s::bigint[], %s::text[]) AS v(tenant_id, reason)
+                     WHERE s.tenant_id = v.tenant_id AND NOT s.marketing_paused
+                 RETURNING s.id, s.tenant_id""",  # noqa: S608 (our table name; values are bound)
+                [now, now, ids, [_pause_reason(over[tenant_id], platform)[:300] for tenant_id in ids]],
+            )
+            paused = sorted(cursor.fetchall(), key=lambda row: row[1])
+        AuditEvent.objects.bulk_create(
+            [
+                AuditEvent(
+                    tenant_id=tenant_id,
+                    actor_label="system",
+                    action="marketing.paused",
+                    object_type=TenantComplianceSettings._meta.label,
+                    object_id=str(row_id),
+                    after={
+                        "complaints": over[tenant_id].complaints,
+                        "delivered": over[tenant_id].delivered,
+                        "per_10k": str(over[tenant_id].per_10k),
+                        "threshold": str(platform.complaint_rate_threshold),
+                        "trigger": trigger,
+                    },
+                )
+                for row_id, tenant_id in paused
+            ]
+        )
+    paused_ids = [tenant_id for _row_id, tenant_id in paused]
+    if paused_ids:
+        transaction.on_commit(lambda: marketing_paused_notify(tenant_ids=paused_ids))
+    return paused_ids
+
+
+def marketing_paused_notify(*, tenant_ids: list[int]) -> int:
+    """The notice: email the owners and admins of each tenant whose marketing was just paused
+    (the complaints page shows the same notice). Returns the emails sent."""
+    from django.conf import settings
+    from django.core.mail import send_mail
+    from django.urls import reverse
+    from django.utils import translation
+
+    from tenants.models import Membership, Role
+
+    rows = TenantComplianceSettings.objects.filter(tenant_id__in=tenant_ids, marketing_paused=True).select_related(
+        "tenant"
+    )
+    recipients: dict[int, list[str]] = {}
+    for tenant_id, email in Membership.objects.filter(
+        tenant_id__in=tenant_ids, role__in=[Role.OWNER, Role.ADMIN], user__is_active=True
+    ).values_list("tenant_id", "user__email"):
+        recipients.setdefault(tenant_id, []).append(email)
+    link = settings.SITE_URL.rstrip("/") + reverse("compliance:complaints")
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for row in rows:
+            if not recipients.get(row.tenant_id):
+                continue
+            send_mail(
+                _("[%(tenant)s] Your marketing messages are paused") % {"tenant": row.tenant.name},
+                _(
+                    "Marketing messages of %(tenant)s are paused because of the complaint rate: %(reason)s\n\n"
+                    "Verification codes, notifications and alerts keep flowing. Look into the complaints, fix "
+                    "the cause, then ask support to resume marketing:"
+                )
+                % {"tenant": row.tenant.name, "reason": row.marketing_paused_reason}
+                + "\n\n"
+                + link,
+                None,
+                recipients[row.tenant_id],
+            )
+            sent += 1
+    return sent
 
 
 def marketing_resume(*, tenant, actor, note: str, ip_address: str | None = None) -> TenantComplianceSettings:
@@ -793,7 +902,25 @@ def tenant_compliance_settings_update(
     return row
 
 
-def platform_compliance_settings_update(*, actor, ip_address=None, **values) -> PlatformComplianceSettings:
+RATE_SETTINGS = ("complaint_rate_threshold", "complaint_rate_min_delivered", "complaint_rate_window_days")
+
+
+def platform_compliance_settings_update(
+    *, actor, ip_address=None, **values
+) -> tuple[PlatformComplianceSettings, list[int]]:
+    """Save the platform defaults. When a complaint-rate setting changes, every tenant is
+    re-evaluated at once (set-based): a tenant the new setting puts above the threshold is
+    paused now, not at its next complaint. Loosening a setting never lifts a pause (staff
+    resume each tenant by hand). Returns the row and the ids of the tenants paused."""
+    errors = {}
+    threshold = values.get("complaint_rate_threshold")
+    if threshold is not None and threshold < 0:
+        errors["complaint_rate_threshold"] = [_("Must be zero or more.")]
+    window = values.get("complaint_rate_window_days")
+    if window is not None and window < 1:
+        errors["complaint_rate_window_days"] = [_("At least one day.")]
+    if errors:
+        raise Unprocessable("invalid_settings", _("Some settings are not allowed."), fields=errors)
     with transaction.atomic():
         PlatformComplianceSettings.load()
         row = PlatformComplianceSettings.objects.select_for_update().get(pk=1)
@@ -803,13 +930,18 @@ def platform_compliance_settings_update(*, actor, ip_address=None, **values) -> 
             if name in names:
                 setattr(row, name, value)
         row.save()
+        row.refresh_from_db()
+        after = {n: str(getattr(row, n)) for n in names}
         audit_record(
             tenant=None,
             actor=actor,
             action="compliance.platform_settings_changed",
             obj=row,
             before=before,
-            after={n: str(getattr(row, n)) for n in names},
+            after=after,
             ip_address=ip_address,
         )
-    return row
+        paused = []
+        if any(before[name] != after[name] for name in RATE_SETTINGS):
+            paused = marketing_pause_evaluate(trigger="settings")
+    return row, paused

@@ -214,11 +214,20 @@ def platform_settings(request):
     row = PlatformComplianceSettings.load()
     form = PlatformSettingsForm(request.POST or None, instance=row)
     if request.method == "POST" and form.is_valid():
-        services.platform_compliance_settings_update(
-            actor=request.user, ip_address=client_ip(request), **form.cleaned_data
-        )
-        messages.success(request, _("Settings saved."))
-        return redirect("compliance_staff:settings")
+        try:
+            _row, paused = services.platform_compliance_settings_update(
+                actor=request.user, ip_address=client_ip(request), **form.cleaned_data
+            )
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("Settings saved."))
+            if paused:
+                messages.warning(
+                    request,
+                    _("Marketing is now paused for %(n)s enterprises above the new limit.") % {"n": len(paused)},
+                )
+            return redirect("compliance_staff:settings")
     return render(request, "compliance/staff/settings.html", {"form": form})
 
 
