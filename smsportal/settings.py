@@ -272,6 +272,7 @@ SPECTACULAR_SETTINGS = {
         "ConsentSourceEnum": "compliance.models.ConsentSource",
         "ComplaintSourceEnum": "compliance.models.ComplaintSource",
         "ComplaintStatusEnum": "compliance.models.ComplaintStatus",
+        "WebhookEventStatusEnum": "messaging.webhooks.models.WebhookEvent.Status",
     },
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
