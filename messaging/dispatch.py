@@ -56,6 +56,7 @@ class Claimed:
     last_raw: str = ""
     route_reason: str = ""
     channel_id: int | None = None
+    choice: object = None  # the RouteChoice made when it was claimed (claim_routed)
 
 
 @dataclass
@@ -88,26 +89,64 @@ def claim(lane: str, limit: int, now=None) -> list[Claimed]:
     return claimed
 
 
+CLAIM_ROUTED_SELECT = """
+    SELECT id, tenant_id, number, carrier, province, message_class, body, segments,
+           tried_channel_ids, submit_attempts + 1, priority
+    FROM messaging_message
+    WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s)
+    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED
+"""
+CLAIM_ROUTED_UPDATE = """
+    UPDATE messaging_message m SET status = 'submitting', lease_until = %s, submit_attempts = m.submit_attempts + 1,
+           updated_at = %s, channel_id = v.channel_id, route_reason = v.reason
+    FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, channel_id, reason)
+    WHERE m.id = v.id
+"""
+
+
+def claim_routed(lane: str, limit: int, now=None) -> tuple[list[Claimed], Router | None]:
+    """Claim a batch and record each message's route in the same statement: one write per
+    message instead of two (claim, then route). Rows stay locked only while they are routed
+    in memory, never across a submit."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(CLAIM_ROUTED_SELECT, [lane, now, limit])
+        claimed = [Claimed(*row) for row in cursor.fetchall()]
+        if not claimed:
+            return [], None
+        router = Router(now=now)  # only now: an idle lane polls often and must stay cheap
+        ids, channel_ids, reasons = [], [], []
+        for message in claimed:
+            message.choice = choice = router.choose(message, exclude=set(message.tried_channel_ids))
+            ids.append(message.id)
+            channel_ids.append(choice.channel.pk if choice.channel is not None else None)
+            reasons.append(choice.reason[:200])
+        cursor.execute(CLAIM_ROUTED_UPDATE, [now + LEASE, now, ids, channel_ids, reasons])
+    return claimed, router
+
+
 def lane_dispatch_batch(lane: str, *, limit: int | None = None, gate: RateGate | None = None) -> int:
     """Claim and dispatch one batch; returns how many messages were claimed (0 = queue empty)."""
-    claimed = claim(lane, limit or DEFAULT_CLAIM.get(lane, 1000))
+    claimed, router = claim_routed(lane, limit or DEFAULT_CLAIM.get(lane, 1000))
     if not claimed:
         return 0
-    dispatch_claimed(claimed, gate=gate or RateGate())
+    dispatch_claimed(claimed, gate=gate or RateGate(), router=router)
     return len(claimed)
 
 
-def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
+def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate, router: Router | None = None) -> Outcome:
     now = timezone.now()
-    router = Router(now=now)
+    router = router or Router(now=now)
     outcome = Outcome()  # what is left to record at the end (no route, back to the queue)
     recorded = Outcome()  # what each submitted chunk already recorded
     pending = claimed
     for attempt in range(2):  # the first channel, then once another one
         by_channel: dict[int, list[Claimed]] = {}
         channels: dict[int, Channel] = {}
+        routed_at_claim = attempt == 0 and all(m.choice is not None for m in pending)
         for message in pending:
-            choice = router.choose(message, exclude=set(message.tried_channel_ids))
+            choice = message.choice if attempt == 0 and message.choice is not None else None
+            choice = choice or router.choose(message, exclude=set(message.tried_channel_ids))
             if choice.channel is None:
                 if choice.waiting:
                     outcome.requeued.append((message.id, BREAKER_WAIT, choice.reason))
@@ -120,7 +159,8 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
             message.channel_id = choice.channel.pk
             channels[choice.channel.pk] = choice.channel
             by_channel.setdefault(choice.channel.pk, []).append(message)
-        _record_routes([m for group in by_channel.values() for m in group])
+        if not routed_at_claim:
+            _record_routes([m for group in by_channel.values() for m in group])
         retry: list[Claimed] = []
         for channel_id, group in by_channel.items():
             channel = channels[channel_id]
@@ -177,7 +217,7 @@ def dispatch_claimed(claimed: list[Claimed], *, gate: RateGate) -> Outcome:
                 elif ok:
                     breaker.record_success(channel)
                 if channel.breaker_state == "open":
-                    router.allowed[channel.pk] = False
+                    router.forget(channel.pk)
         pending = retry
         if not pending:
             break

@@ -14,7 +14,8 @@ quickly while a slightly worse one still gets some (so its health keeps being me
 
 from __future__ import annotations
 
-import random
+import bisect
+import itertools
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -91,6 +92,7 @@ class Router:
             self.pins.setdefault(tenant_id, set()).add(channel_id)
         self.health = channel_health([c.pk for c in self.channels], now=self.now)
         self.allowed = {c.pk: c.enabled and breaker.allow(c, now=self.now) for c in self.channels}
+        self._options: dict[tuple, object] = {}
 
     def serving(self, channel: Channel, message) -> bool:
         return (
@@ -106,6 +108,22 @@ class Router:
 
     def choose(self, message, exclude: set[int] | frozenset = frozenset()) -> RouteChoice:
         pinned = self.pins.get(message.tenant_id)
+        key = (message.tenant_id if pinned else None, message.carrier, message.province, message.message_class)
+        key += (frozenset(exclude),) if exclude else ()
+        options = self._options.get(key)
+        if options is None:
+            options = self._options[key] = self._candidates(message, exclude, pinned)
+        if isinstance(options, RouteChoice):
+            return options
+        candidates, cumulative, reasons = options
+        # Deterministic per message (a retried batch routes the same way), spread by weight.
+        point = (message.id * 2654435761 % 4294967296) / 4294967296 * cumulative[-1]
+        index = min(bisect.bisect_right(cumulative, point), len(candidates) - 1)
+        return RouteChoice(candidates[index], reasons[index])
+
+    def _candidates(self, message, exclude, pinned):
+        """The channels that may carry messages like this one, their cumulative weights and
+        the reason each would be chosen — computed once per kind of message and batch."""
         serving = [
             c
             for c in self.channels
@@ -119,17 +137,21 @@ class Router:
         scores = [self.score(c) for c in candidates]
         if sum(scores) <= 0:
             scores = [1.0] * len(candidates)
-        rng = random.Random(message.id)
-        chosen = rng.choices(candidates, weights=scores, k=1)[0]
         label = "pinned" if pinned else "routed"
-        health = self.health.get(chosen.pk, Health())
-        reason = (
-            f"{label}: {len(candidates)} candidate(s); health {health.score:.2f}, weight {chosen.weight}, "
-            f"cost ¥{chosen.cost_per_message}"
-        )
-        if exclude:
-            reason = "retry on another channel; " + reason
-        return RouteChoice(chosen, reason)
+        reasons = []
+        for chosen in candidates:
+            health = self.health.get(chosen.pk, Health())
+            reason = (
+                f"{label}: {len(candidates)} candidate(s); health {health.score:.2f}, weight {chosen.weight}, "
+                f"cost ¥{chosen.cost_per_message}"
+            )
+            reasons.append("retry on another channel; " + reason if exclude else reason)
+        return candidates, list(itertools.accumulate(scores)), reasons
+
+    def forget(self, channel_id: int) -> None:
+        """A channel's breaker opened mid-round: stop offering it."""
+        self.allowed[channel_id] = False
+        self._options.clear()
 
 
 class RateGate:
