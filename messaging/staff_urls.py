@@ -11,5 +11,8 @@ urlpatterns: list = [
     path("channels/<int:channel_id>/toggle/", staff_views.channel_toggle, name="channel_toggle"),
     path("channels/<int:channel_id>/breaker-reset/", staff_views.channel_breaker_reset, name="channel_breaker_reset"),
     path("routing/", staff_views.routing, name="routing"),
-    path("", include("messaging.watch.urls")),  # health, incidents, HTTP code mapping (messaging.watch)
+    path("", include("messaging.watch.urls")),
+    path(
+        "", include("messaging.smpp.urls")
+    ),  # SMPP reviews (messaging.smpp)  # health, incidents, HTTP code mapping (messaging.watch)
 ]

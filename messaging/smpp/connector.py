@@ -43,6 +43,7 @@ from .config import SmppSettings, parse_settings
 from .encoding import encode_text, join_parts
 from .models import SmppBindStatus, SmppReview
 from .receipts import failure_reason_for
+from .services import reviews_settle
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ IDLE_CLAIM_SECONDS = 0.1  # after an empty claim; the hand-off queue is polled t
 UNBOUND_GRACE_SECONDS = 10.0  # a channel without a bind this long hands its queue back
 REPLY_SWEEP_SECONDS = 5.0  # incomplete long replies are looked at this often
 REPLY_PARTS_KEPT = timedelta(minutes=10)  # assembled parts, to recognise one sent again
+REVIEW_SETTLE_SECONDS = 30.0  # reviews whose message settled by receipt or expiry are closed
 
 SUBMIT_FAILURE_REASONS = {
     P.ESME_RINVDSTADR: FailureReason.INVALID_NUMBER,
@@ -156,6 +158,7 @@ class Connector:
         self.pending_counts: dict[int, list[int]] = {}
         self.last_counts = time.monotonic()
         self.last_reply_sweep = time.monotonic()
+        self.last_settle = 0.0
 
     # ---- channels
     def refresh_channels(self) -> None:
@@ -221,6 +224,9 @@ class Connector:
             self.write_status()
         if now - self.last_reply_sweep >= REPLY_SWEEP_SECONDS:
             self.sweep_reply_parts()
+        if now - self.last_settle >= REVIEW_SETTLE_SECONDS:
+            self.last_settle = now
+            reviews_settle()
         return len(events)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Reads for the channels pages: each SMPP channel's bind status and open reviews."""
+"""Reads for the channels pages (each SMPP channel's bind status) and the reviews page."""
 
 from __future__ import annotations
 
@@ -28,3 +28,39 @@ def bind_status(*, channel_id: int) -> SmppBindStatus | None:
 
 def open_reviews_count(*, channel_id: int) -> int:
     return SmppReview.objects.filter(channel_id=channel_id, resolved_at__isnull=True).count()
+
+
+def review_list(
+    *,
+    state: str = "open",
+    channel_id: int | None = None,
+    reason: str = "",
+    tenant_id: int | None = None,
+    number: str = "",
+):
+    """SMPP reviews for the staff page (every tenant: the platform's operators decide them),
+    newest first, with their message, channel and tenant in the same query."""
+    reviews = SmppReview.objects.select_related("message", "channel", "tenant", "resolved_by")
+    if state == "open":
+        reviews = reviews.filter(resolved_at__isnull=True)
+    elif state == "resolved":
+        reviews = reviews.filter(resolved_at__isnull=False)
+    if channel_id:
+        reviews = reviews.filter(channel_id=channel_id)
+    if reason:
+        reviews = reviews.filter(reason=reason)
+    if tenant_id:
+        reviews = reviews.filter(tenant_id=tenant_id)
+    if number:
+        reviews = reviews.filter(message__number=number)
+    return reviews.order_by("-created_at", "-pk")
+
+
+def review_counts() -> dict[str, int]:
+    """Open reviews in all, and per reason (one query)."""
+    from django.db.models import Count
+
+    rows = SmppReview.objects.filter(resolved_at__isnull=True).values("reason").annotate(n=Count("pk"))
+    counts = {row["reason"]: row["n"] for row in rows}
+    counts["total"] = sum(counts.values())
+    return counts

@@ -15,6 +15,7 @@ def smpp_bind_status(channel, detail: bool = False):
         return {"show": False}
     return {
         "show": True,
+        "channel_id": channel.pk,
         "status": bind_status(channel_id=channel.pk),
         "detail": detail,
         "reviews": open_reviews_count(channel_id=channel.pk) if detail else 0,
