@@ -90,6 +90,9 @@ class ChannelState:
     channel: Channel
     settings: SmppSettings
     signature: tuple
+    # Raw receipt code → failure reason: the settings' error_map overlaid with the operators'
+    # rows on the channel's code-mapping page (refreshed without touching the binds).
+    error_map: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -172,9 +175,24 @@ class Connector:
                 parsed = parse_settings(channel.settings)
             except Exception as error:
                 logger.warning("SMPP channel %s has invalid settings: %s", channel.pk, error)
+                fields = getattr(error, "fields", {}) or {}
+                why = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in fields.items()) or str(error)
+                SmppBindStatus.objects.update_or_create(
+                    channel_id=channel.pk,
+                    defaults={
+                        "state": SmppBindStatus.State.DOWN,
+                        "binds_bound": 0,
+                        "window_in_use": 0,
+                        "last_error": f"invalid settings: {why}"[:300],
+                        "last_error_at": timezone.now(),
+                        "connector": self.label,
+                        "updated_at": timezone.now(),
+                    },
+                )
                 continue
             signature = (repr(sorted(channel.settings.items())), channel.rate_limit)
             wanted[channel.pk] = ChannelState(channel, parsed, signature)
+        mapped = self._mapped_codes(list(wanted))
         for channel_id in list(self.channels):
             if channel_id not in wanted or wanted[channel_id].signature != self.channels[channel_id].signature:
                 self.engine.stop_link(channel_id)
@@ -183,11 +201,31 @@ class Connector:
                     state=SmppBindStatus.State.STOPPED, binds_bound=0, window_in_use=0, updated_at=timezone.now()
                 )
         for channel_id, state in wanted.items():
-            if channel_id not in self.channels:
+            error_map = {**state.settings.error_map, **mapped.get(channel_id, {})}
+            if channel_id in self.channels:
+                self.channels[channel_id].error_map = error_map
+            else:
+                state.error_map = error_map
                 self.channels[channel_id] = state
                 self.engine.start_link(
                     LinkSpec(channel_id=channel_id, settings=state.settings, rate_limit=state.channel.rate_limit)
                 )
+
+    @staticmethod
+    def _mapped_codes(channel_ids: list[int]) -> dict[int, dict[str, str]]:
+        """The operators' receipt-code rows (messaging.watch, the channel's code-mapping page)
+        that name a failure: channel id → {raw code: failure reason}. One query."""
+        from messaging.watch.models import ProviderCodeMapping
+
+        mapped: dict[int, dict[str, str]] = {}
+        rows = ProviderCodeMapping.objects.filter(
+            channel_id__in=channel_ids,
+            scope=ProviderCodeMapping.Scope.RECEIPT,
+            outcome=ProviderCodeMapping.Outcome.FAILED,
+        ).exclude(failure_reason="")
+        for channel_id, code, reason in rows.values_list("channel_id", "code", "failure_reason"):
+            mapped.setdefault(channel_id, {})[code] = reason
+        return mapped
 
     # ---- the loop
     def run(self, *, stop=lambda: False, idle_wait: float = 0.05) -> None:
@@ -567,7 +605,7 @@ class Connector:
             else:
                 message_id, part_index, total = found
                 part_index = part_index if total > 1 else None
-            error_map = state.settings.error_map if state else {}
+            error_map = state.error_map if state else {}
             reports.setdefault(channel_id, []).append(
                 ReceiptReport(
                     channel_ref=receipt.smsc_message_id,

@@ -354,3 +354,30 @@ def test_sender_number_carries_tenant_and_signature_extensions_and_replies_find_
     smsc.send_mo(system_id="esme", source="8613900000000", destination="10690001017", text="收到")
     run_until(connector, lambda: InboundMessage.objects.filter(tenant=tenant).exists(), what="the reply")
     assert InboundMessage.objects.get(tenant=tenant).extension == "017"
+
+
+def test_receipt_codes_mapped_on_the_channel_code_page_apply_to_smpp_receipts(smsc, tenant, make_connector):
+    from messaging.watch.models import ProviderCodeMapping
+
+    channel = SmppChannelFactory(settings=smpp_settings(smsc.port, error_map={"UNDELIV:099": "unreachable"}))
+    ProviderCodeMapping.objects.create(
+        channel=channel, scope="receipt", code="UNDELIV:099", outcome="failed", failure_reason="carrier_blacklist"
+    )
+    ProviderCodeMapping.objects.create(
+        channel=channel, scope="receipt", code="UNDELIV:098", outcome="failed", failure_reason="content_blocked"
+    )
+    smsc.behaviour.outcomes = {"8613900000000": ("UNDELIV", "099"), "8613900000001": ("UNDELIV", "098")}
+    messages = hand_off(channel, tenant, 2)
+    connector = make_connector()
+    run_until(connector, all_final(messages, MessageStatus.FAILED), what="both failed")
+    reasons = dict(Message.objects.filter(pk__in=[m.pk for m in messages]).values_list("number", "failure_reason"))
+    # the operators' table wins over the settings' error_map, and adds codes it lacks
+    assert reasons == {"+8613900000000": "carrier_blacklist", "+8613900000001": "content_blocked"}
+
+
+def test_a_channel_with_invalid_settings_says_so_on_the_channels_page(db, make_connector):
+    channel = SmppChannelFactory(settings=smpp_settings(2775, window=0))
+    connector = make_connector()
+    assert channel.pk not in connector.channels
+    status = SmppBindStatus.objects.get(channel=channel)
+    assert status.state == SmppBindStatus.State.DOWN and "window" in status.last_error
