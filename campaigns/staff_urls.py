@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from campaigns import staff_views
 
 app_name = "campaigns_staff"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", staff_views.campaign_board, name="board"),
+    path("<int:campaign_id>/pause/", staff_views.campaign_pause_now, name="pause"),
+]
