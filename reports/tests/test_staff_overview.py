@@ -172,6 +172,7 @@ def test_staff_overview_shows_every_item(staff_client, tenant, recent, two_chann
     assert 'data-kpi="sent">170<' in html  # volumes
     assert 'data-kpi="rate">76.47%<' in html  # 130 of 170
     assert 'data-kpi="p95"' in html and 'data-kpi="complaints"' in html
+    assert response.context["complaints"] == 1  # complaint rate: counted over the platform's window
     assert f'data-tenant="{tenant.pk}"' in html and tenant.name in html  # per tenant
     assert html.count("<tr data-channel>") == 2 and "通道甲" in html and "通道乙" in html
     first, second = two_channels
