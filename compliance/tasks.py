@@ -14,7 +14,7 @@ def retention_purge_task() -> dict:
     from compliance.retention import retention_purge_all
 
     results = retention_purge_all()
-    return {str(k): {"messages": v.messages, "replies": v.replies} for k, v in results.items()}
+    return {str(k): v.as_dict() for k, v in results.items()}
 
 
 COMPLAINT_SCHEDULE_NAME = "compliance.complaint_overdue_notify"
