@@ -381,3 +381,25 @@ def test_a_channel_with_invalid_settings_says_so_on_the_channels_page(db, make_c
     assert channel.pk not in connector.channels
     status = SmppBindStatus.objects.get(channel=channel)
     assert status.state == SmppBindStatus.State.DOWN and "window" in status.last_error
+
+
+def test_transmitter_plus_receiver_binds_send_on_one_and_take_receipts_and_replies_on_the_other(
+    smsc, tenant, make_connector
+):
+    from messaging.models import InboundMessage
+    from messaging.smpp import pdu as P
+
+    channel = SmppChannelFactory(
+        settings=smpp_settings(smsc.port, bind_mode="transmitter_receiver", binds=2, extensions={str(tenant.pk): "01"})
+    )
+    messages = hand_off(channel, tenant, 20)
+    connector = make_connector()
+    run_until(connector, all_final(messages), what="delivered over TX, receipts over RX")
+    commands = Counter(s.bind_command for s in smsc.smsc.bound_sessions("esme"))
+    assert commands == Counter({P.BIND_TRANSMITTER: 2, P.BIND_RECEIVER: 2})
+    assert connector.engine.bound_transmitters(channel.pk) == 2
+    smsc.send_mo(system_id="esme", source="8613800138000", destination="1069000101", text="TD")
+    run_until(connector, lambda: InboundMessage.objects.filter(tenant=tenant, is_opt_out=True).exists())
+    connector.write_status()
+    status = SmppBindStatus.objects.get(channel=channel)
+    assert (status.binds_bound, status.binds_total, status.window_size) == (4, 4, 20)  # window on TX binds only
