@@ -329,15 +329,15 @@ def test_the_proof_and_the_audit_log_are_kept(tenant, member, media):
     from compliance.models import AuditEvent, Complaint, Suppression
     from smsportal.factories.compliance import ComplaintFactory, SuppressionFactory
 
-    ConsentRecordFactory(tenant=tenant, number=X, occurred_at=NOW - timedelta(days=1000))
-    age(Suppression, [SuppressionFactory(tenant=tenant, number=X)], timedelta(days=1000))
-    ComplaintFactory(tenant=tenant, number=X, received_at=NOW - timedelta(days=1000))
+    ConsentRecordFactory(tenant=tenant, number=X, occurred_at=NOW - timedelta(days=10))
+    SuppressionFactory(tenant=tenant, number=X)
+    ComplaintFactory(tenant=tenant, number=X, received_at=NOW - timedelta(days=10))
     services.suppression_add_bulk(tenant=tenant, actor=member.user, numbers=[Y])
-    AuditEvent.objects.update(created_at=NOW - timedelta(days=1000))
     contact_list(tenant, [X], old=[X], list_age=OLD)
     message(tenant, OLD, number=X)
+    later = NOW + timedelta(days=1000)  # everything above is far older than the period then
 
-    result = retention_purge_tenant(tenant=tenant, now=NOW)
+    result = retention_purge_tenant(tenant=tenant, now=later)
 
     assert result.messages == 1 and result.contacts == 1 and result.contact_lists == 1
     assert ConsentRecord.objects.for_tenant(tenant).get().number == X
@@ -346,6 +346,14 @@ def test_the_proof_and_the_audit_log_are_kept(tenant, member, media):
     assert AuditEvent.objects.filter(tenant=tenant, action="suppression.added").exists()
     purge = AuditEvent.objects.get(tenant=tenant, action="retention.purged")
     assert purge.after["contacts"] == 1 and purge.after["messages"] == 1 and purge.after["retention_days"] == 180
+
+
+def test_the_daily_task_reports_every_kind(tenant):
+    from compliance.tasks import retention_purge_task
+
+    message(tenant, OLD)
+    report = retention_purge_task()[str(tenant.pk)]
+    assert report["messages"] == 1 and {"contacts", "webhook_events", "campaign_recipients"} <= set(report)
 
 
 def test_the_purge_is_set_based(tenant, media):
