@@ -161,8 +161,31 @@ def plan_in_force(*, tenant, on: date | None = None) -> PricePlan:
     return assignment.plan if assignment else default_plan()
 
 
+# Plans are immutable once created (a new price is a new plan, assigned from a date), so their
+# price tables are kept per process, keyed by id and creation time. Every send asks for them.
+_PRICES: dict[tuple[int, datetime], PlanPrices] = {}
+
+
 def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
-    return plan_prices(plan_in_force(tenant=tenant, on=on))
+    on = on or local_date(tenant)
+    key = (
+        PlanAssignment.objects.for_tenant(tenant)
+        .filter(starts_on__lte=on)
+        .order_by("-starts_on")
+        .values_list("plan_id", "plan__created_at")
+        .first()
+    )
+    if key is None:
+        key = PricePlan.objects.filter(is_default=True).values_list("pk", "created_at").first()
+        if key is None:
+            plan = default_plan()
+            key = (plan.pk, plan.created_at)
+    prices = _PRICES.get(key)
+    if prices is None:
+        if len(_PRICES) > 10_000:
+            _PRICES.clear()
+        prices = _PRICES[key] = plan_prices(PricePlan.objects.get(pk=key[0]))
+    return prices
 
 
 def delivered_segments(*, tenant, month: date) -> int:

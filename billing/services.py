@@ -67,19 +67,21 @@ def _lock_accounts(tenant_ids) -> dict[int, _LockedAccount]:
     ids = sorted({int(t) for t in tenant_ids})
     if not ids:
         return {}
+    select = """SELECT tenant_id, balance, reserved, credit_limit, low_balance_threshold,
+                       low_balance_alerted_at IS NOT NULL
+                FROM billing_account WHERE tenant_id = ANY(%s) ORDER BY tenant_id FOR UPDATE"""
     with connection.cursor() as cursor:
+        cursor.execute(select, [ids])
+        locked = {row[0]: _LockedAccount(*row) for row in cursor.fetchall()}
+        if len(locked) == len(ids):  # the usual case: every account exists already
+            return locked
         cursor.execute(
             """INSERT INTO billing_account (tenant_id, balance, reserved, credit_limit, created_at, updated_at)
                 SELECT t, 0, 0, 0, now(), now() FROM unnest(%s::bigint[]) AS t
                 ON CONFLICT (tenant_id) DO NOTHING""",
             [ids],
         )
-        cursor.execute(
-            """SELECT tenant_id, balance, reserved, credit_limit, low_balance_threshold,
-                       low_balance_alerted_at IS NOT NULL
-                FROM billing_account WHERE tenant_id = ANY(%s) ORDER BY tenant_id FOR UPDATE""",
-            [ids],
-        )
+        cursor.execute(select, [ids])
         return {row[0]: _LockedAccount(*row) for row in cursor.fetchall()}
 
 
@@ -198,12 +200,14 @@ def _check_class(message_class: str) -> str:
 # --- The ledger contract messaging calls --------------------------------------------------------
 
 
-def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]]) -> Decimal:
+def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]], fresh: bool = False) -> Decimal:
     """Reserve reserve_price × segments for each (message_id, segments, message_class).
 
     All or nothing: when balance + credit limit does not cover the total, raises
     PaymentRequired("insufficient_balance") (with `.shortfall`) and reserves nothing.
     Messages already reserved are skipped. Returns the amount reserved now.
+    fresh=True: the messages were created in this transaction, so nothing can be booked for
+    them yet and the lookup of earlier entries is skipped (the accept path).
     """
     with transaction.atomic():
         locked = _lock_accounts([tenant.pk])[tenant.pk]
@@ -225,8 +229,9 @@ def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]]) -> Decima
         if not rows:
             return ZERO
         # A message reserved before (a retried accept) or already settled is not reserved again.
-        already = {m for _t, m in _existing(list(MESSAGE_KINDS), [(tenant.pk, r[1]) for r in rows])}
-        rows = [r for r in rows if r[1] not in already]
+        if not fresh:
+            already = {m for _t, m in _existing(list(MESSAGE_KINDS), [(tenant.pk, r[1]) for r in rows])}
+            rows = [r for r in rows if r[1] not in already]
         needed = -sum((r[2] for r in rows), ZERO)
         available = locked.balance + locked.credit_limit
         if needed > available:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 
 def reserve(*, tenant, items: list[tuple[int, int, str]]) -> None:
+    """(message_id, segments, message_class) of messages just accepted (created in this transaction)."""
     from billing.services import ledger_reserve_batch
 
     if items:
-        ledger_reserve_batch(tenant=tenant, items=items)
+        ledger_reserve_batch(tenant=tenant, items=items, fresh=True)
 
 
 def capture(items: list[tuple[int, int, int, str]]) -> None:
