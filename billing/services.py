@@ -200,18 +200,21 @@ def _check_class(message_class: str) -> str:
 # --- The ledger contract messaging calls --------------------------------------------------------
 
 
-def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]], fresh: bool = False) -> Decimal:
+def ledger_reserve_batch(
+    *, tenant, items: list[tuple[int, int, str]], fresh: bool = False, prices: pricing.PlanPrices | None = None
+) -> Decimal:
     """Reserve reserve_price × segments for each (message_id, segments, message_class).
 
     All or nothing: when balance + credit limit does not cover the total, raises
     PaymentRequired("insufficient_balance") (with `.shortfall`) and reserves nothing.
     Messages already reserved are skipped. Returns the amount reserved now.
     fresh=True: the messages were created in this transaction, so nothing can be booked for
-    them yet and the lookup of earlier entries is skipped (the accept path).
+    them yet and the lookup of earlier entries is skipped (the accept path). `prices`: the
+    tenant's prices in force today, when the caller has them already.
     """
     with transaction.atomic():
         locked = _lock_accounts([tenant.pk])[tenant.pk]
-        prices = pricing.prices_in_force(tenant=tenant)
+        prices = prices or pricing.prices_in_force(tenant=tenant)
         now = timezone.now()
         seen: set[int] = set()
         highest: dict[str, Decimal] = {}

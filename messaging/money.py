@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 
-def reserve(*, tenant, items: list[tuple[int, int, str]]) -> None:
+def reserve(*, tenant, items: list[tuple[int, int, str]], prices=None) -> None:
     """(message_id, segments, message_class) of messages just accepted (created in this transaction)."""
     from billing.services import ledger_reserve_batch
 
     if items:
-        ledger_reserve_batch(tenant=tenant, items=items, fresh=True)
+        ledger_reserve_batch(tenant=tenant, items=items, fresh=True, prices=prices)
 
 
 def capture(items: list[tuple[int, int, int, str]]) -> None:

@@ -164,13 +164,16 @@ def message_accept_batch(
             if result.status == MessageStatus.QUEUED and result.number in by_number:
                 result.status, result.reason = MessageStatus.REJECTED, by_number[result.number]
 
+    from billing.pricing import estimate, prices_in_force
+
+    prices = prices_in_force(tenant=tenant)  # once for the reservation and the estimates
     price_cache: dict[int, Decimal] = {}
 
     def estimated(segments: int) -> Decimal:
         if segments not in price_cache:
-            from billing.pricing import estimate
-
-            price_cache[segments] = estimate(tenant=tenant, message_class=message_class, segments=segments)
+            price_cache[segments] = estimate(
+                tenant=tenant, message_class=message_class, segments=segments, prices=prices
+            )
         return price_cache[segments]
 
     with transaction.atomic():
@@ -178,6 +181,7 @@ def message_accept_batch(
         for start in range(0, len(rows), INSERT_CHUNK):
             _copy_messages(rows[start : start + INSERT_CHUNK], shared)
         money.reserve(
+            prices=prices,
             tenant=tenant,
             items=[(m.pk, m.segments, message_class) for m in rows if m.status == MessageStatus.QUEUED],
         )
