@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from billing.models import RICH, MonthlyUsage, PlanAssignment, PricePlan
+from billing.models import RICH, PlanAssignment, PricePlan
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -194,8 +194,13 @@ def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
 
 
 def delivered_segments(*, tenant, month: date) -> int:
-    row = MonthlyUsage.objects.for_tenant(tenant).filter(month=month).values_list("delivered_segments", flat=True)
-    return next(iter(row), 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT delivered_segments FROM billing_monthlyusage WHERE tenant_id = %s AND month = %s",
+            [tenant.pk, month],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def validate_bands(bands: list[tuple[int, int | None, Decimal]]) -> list[str]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.apps import apps
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -89,14 +90,26 @@ class Caps:
     notification_per_template_day: int
 
 
+_CAP_FIELDS = tuple(Caps.__dataclass_fields__)
+# One query on every send: the tenant's own cap where set, else the platform's.
+# Column names come from the dataclass; the tenant id is a parameter.
+EFFECTIVE_CAPS_SQL = (
+    "SELECT "  # noqa: S608
+    + ", ".join(f"coalesce(t.{name}, p.{name})" for name in _CAP_FIELDS)
+    + " FROM compliance_platformcompliancesettings p"
+    " LEFT JOIN compliance_tenantcompliancesettings t ON t.tenant_id = %s WHERE p.id = 1"
+)
+
+
 def effective_caps(*, tenant) -> Caps:
-    platform = PlatformComplianceSettings.load()
-    own = tenant_settings(tenant=tenant)
-    values = {}
-    for name in Caps.__dataclass_fields__:
-        value = getattr(own, name)
-        values[name] = getattr(platform, name) if value is None else value
-    return Caps(**values)
+    with connection.cursor() as cursor:
+        cursor.execute(EFFECTIVE_CAPS_SQL, [tenant.pk])
+        row = cursor.fetchone()
+    if row is None:  # the platform row is made on first use
+        platform = PlatformComplianceSettings.load()
+        own = tenant_settings(tenant=tenant)
+        row = [getattr(platform, n) if getattr(own, n) is None else getattr(own, n) for n in _CAP_FIELDS]
+    return Caps(**dict(zip(_CAP_FIELDS, row, strict=True)))
 
 
 # --- Lists ----------------------------------------------------------------------------
