@@ -18,11 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.db import connection
-from django.utils import timezone
 
 from smsportal.bench import Figure, Scenario
 
@@ -61,44 +59,50 @@ def _percentile(values: list[float], p: float) -> float:
 
 
 def end_to_end(size: dict, progress) -> Figure:
-    from messaging.adapters.simulated import simulated_events_release
-    from messaging.lanes import lane_pass
-    from messaging.receipts import receipts_apply_batch
+    """Sustained throughput as production runs it: the bench process accepts batches of 1,000
+    (as the batch API and campaign fan-out do) while the bulk lane's loop — the same one the
+    bulk cluster runs, dispatching in one thread and applying receipts in another — drains
+    them in its own process. From the first accept to the last final status."""
     from messaging.services import message_accept_batch
 
     count = size["rows"]
     tenant, member, template = _setup()
     _channels()
-    progress(f"messaging e2e: {count:,} messages")
-    started = time.perf_counter()
-    for low in range(0, count, 1000):
-        recipients = [{"number": f"+86138{(low + i):08d}", "variables": {}} for i in range(min(1000, count - low))]
-        message_accept_batch(tenant=tenant, actor=member.user, template_id=template.pk, recipients=recipients)
-    accepted = time.perf_counter()
-    while lane_pass("bulk"):
-        pass
-    while True:
-        released, _ = simulated_events_release(limit=20000, now=timezone.now() + timedelta(minutes=5))
-        applied = receipts_apply_batch(limit=20000)
-        if not released and not applied:
-            break
-    elapsed = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM messaging_message WHERE tenant_id = %s AND status IN "
-            "('delivered', 'failed', 'expired')",
-            [tenant.pk],
-        )
-        done = cursor.fetchone()[0]
+    progress(f"messaging e2e: {count:,} messages, bulk lane in its own process")
+    lane = _start(["messaging_lane", "bulk", "--seconds", "3600"])
+    try:
+        time.sleep(3)  # the lane process is up and polling
+        started = time.perf_counter()
+        for low in range(0, count, 1000):
+            recipients = [{"number": f"+86138{(low + i):08d}", "variables": {}} for i in range(min(1000, count - low))]
+            message_accept_batch(tenant=tenant, actor=member.user, template_id=template.pk, recipients=recipients)
+        accepted = time.perf_counter()
+        done = 0
+        deadline = time.monotonic() + max(120, count / 500)
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM messaging_message WHERE tenant_id = %s AND status IN "
+                    "('delivered', 'failed', 'expired')",
+                    [tenant.pk],
+                )
+                done = cursor.fetchone()[0]
+            if done >= count:
+                break
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        _stop(lane)
     rate = done / elapsed
     return Figure(
-        scenario="messaging: end to end with the simulated carrier (one process)",
+        scenario="messaging: end to end with the simulated carrier (accept → submit → receipt → capture)",
         value=round(rate, 1),
         unit="msg/s",
         target="≥ 5,000 msg/s",
-        met=rate >= 5000,
+        met=rate >= 5000 and done >= count,
         ceiling="copy",
-        notes=f"{done:,} of {count:,} final; accept {accepted - started:.1f} s of {elapsed:.1f} s",
+        notes=f"{done:,} of {count:,} final in {elapsed:.1f} s (accepting took {accepted - started:.1f} s); "
+        "bench process accepts, bulk lane process dispatches and applies receipts",
     )
 
 
@@ -150,8 +154,11 @@ def receipts_rate(size: dict, progress) -> Figure:
 
 
 def _env() -> dict:
+    """Worker and web processes as in production: DEBUG off (no query log); TLS would be
+    terminated by the proxy in front, so no HTTPS redirect on the loopback."""
     env = dict(os.environ)
-    env.setdefault("DEBUG", "1")
+    env.update(DEBUG="0", SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1,localhost")
+    env.setdefault("SECRET_KEY", "bench-only-" + os.urandom(8).hex())
     return env
 
 
@@ -271,7 +278,7 @@ def api_accept(size: dict, progress) -> Figure:
             "--workers",
             "2",
             "--threads",
-            "8",
+            "4",  # as the Procfile runs it
             "--log-level",
             "warning",
         ],
@@ -293,6 +300,18 @@ def api_accept(size: dict, progress) -> Figure:
                 break
             except OSError:
                 time.sleep(0.3)
+        # Warm up every worker and thread (imports, connections, caches) before measuring,
+        # as a server in production has long been.
+        warm = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for n in range(100):
+            body = json.dumps({"template_id": template.pk, "number": f"+86135{n:08d}", "variables": {"code": "1"}})
+            warm.request(
+                "POST",
+                "/api/v1/messages",
+                body=body,
+                headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            )
+            warm.getresponse().read()
         progress(f"messaging API: {rate} req/s for {seconds} s")
         start_at = time.monotonic() + 0.5
         total = rate * seconds
