@@ -265,6 +265,8 @@ def test_the_task_runs_one_delivery_loop_at_a_time(tenant, receiver):
             cursor.execute("SELECT pg_advisory_lock(%s)", [DELIVERY_LOCK_KEY])
         assert deliver_webhooks() == "another delivery loop is running"
         assert receiver.requests == []
+        with other.cursor() as cursor:  # the other worker's loop ends (closing alone frees it a moment later)
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DELIVERY_LOCK_KEY])
     finally:
         other.close()
     assert "delivered=1" in deliver_webhooks()
