@@ -252,6 +252,79 @@ def ledger_reserve_batch(
         return -total
 
 
+def ledger_reserve_new_messages(*, tenant, source_sql: str, params: list | tuple = ()) -> tuple[int, Decimal]:
+    """ledger_reserve_batch for messages created in the current transaction, given as SQL and
+    priced and booked in SQL, so a bulk accept (a campaign fan-out) never ships its messages
+    through Python.
+
+    `source_sql` is a SELECT yielding (message_id, segments, message_class). Same semantics as
+    ledger_reserve_batch: reserve_price × segments (one reserve price for a rich message) per
+    message, one reserve entry each (a message already reserved is skipped: the ledger's
+    unique key), the account's balance and reserved move together, and all or nothing: when
+    balance + credit limit does not cover the total, raises PaymentRequired
+    ("insufficient_balance", with `.shortfall`) and nothing is reserved (the entries are
+    inserted inside a savepoint that the error rolls back). Unlike ledger_reserve_batch it
+    does not look for captures or releases: messages this transaction created cannot have
+    any yet — and probing the ledger from the INSERT that grows it is exactly the plan a
+    stale-statistics planner turns quadratic. Returns (messages reserved now, amount).
+    """
+    with transaction.atomic():
+        locked = _lock_accounts([tenant.pk])[tenant.pk]
+        prices = pricing.prices_in_force(tenant=tenant)
+        classes = sorted(PRICEABLE_CLASSES)
+        units = [prices.highest_price(message_class) for message_class in classes]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH src AS MATERIALIZED (
+                            SELECT s.*, %s::bigint AS tenant_id
+                              FROM ({source_sql}) s(message_id, segments, message_class)),
+                        priced AS (
+                            SELECT s.tenant_id, s.message_id, s.segments, s.message_class,
+                                   CASE WHEN s.message_class = %s THEN p.unit
+                                        ELSE p.unit * greatest(s.segments, 0) END AS amount
+                              FROM src AS s
+                              JOIN unnest(%s::text[], %s::numeric[]) AS p(message_class, unit)
+                                ON p.message_class = s.message_class),
+                        ins AS (
+                            INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at,
+                                                             message_class, segments, pricing, reference, reason,
+                                                             created_at, updated_at)
+                            SELECT q.tenant_id, %s, q.message_id, -q.amount, now(), q.message_class, q.segments, NULL,
+                                   '', '', now(), now()
+                              FROM priced q
+                            ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
+                            RETURNING amount)
+                   SELECT (SELECT coalesce(s.message_class, '') FROM src s
+                            WHERE s.message_class <> ALL(%s::text[]) OR s.message_class IS NULL LIMIT 1),
+                          (SELECT count(*) FROM ins), (SELECT coalesce(sum(amount), 0) FROM ins)""",  # noqa: S608
+                [
+                    tenant.pk,
+                    *params,
+                    RICH,
+                    classes,
+                    units,
+                    LedgerKind.RESERVE.value,
+                    classes,
+                ],
+            )
+            unpriced, count, total = cursor.fetchone()
+        if unpriced is not None:
+            raise ServiceError("invalid_message_class", _("Unknown message class “%(c)s”.") % {"c": unpriced})
+        needed = money(-total)
+        available = locked.balance + locked.credit_limit
+        if needed > available:
+            short = money(needed - available)
+            error = PaymentRequired(
+                "insufficient_balance",
+                _("Insufficient balance: ¥%(needed)s needed, ¥%(available)s available (short by ¥%(short)s).")
+                % {"needed": needed, "available": money(available), "short": short},
+            )
+            error.shortfall = short
+            raise error
+        _apply_to_accounts({tenant.pk: locked}, {tenant.pk: (money(total), -money(total))})
+        return count, needed
+
+
 def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:
     return set(Statement.objects.filter(tenant_id__in=tenant_ids).values_list("tenant_id", "period"))
 

@@ -1,12 +1,22 @@
 """Fan-out: a campaign's recipients become queued Message rows, set-based and resumable.
 
 The recipients were materialised (unique per campaign and number) at review. The fan-out
-walks them by id in chunks; each chunk is one transaction that runs the compliance gates on
-the chunk's numbers (a few array queries, never one per number), renders the texts, takes
-ids from the message sequence, COPYs the rows into messaging_message, reserves their cost
-(billing.ledger_reserve_batch) and advances the campaign's cursor. A crash loses at most
-the chunk in flight, which rolls back whole: a restart continues from the cursor without
-duplicates. Memory holds one chunk.
+walks them by id in chunks; each chunk is one transaction and, in the common case, one
+INSERT … SELECT that does everything inside PostgreSQL: it reads the chunk's recipients
+with their contacts, renders each text (fixed text, the contact's columns, fixed values
+and the signed short link are concatenated in SQL — see Renderer.sql), runs the
+compliance gates as correlated index probes (compliance.gates.refusal_sql: suppression,
+consent, marketing pause, frequency caps), paces the send times, and inserts the rows into
+messaging_message. Values SQL cannot vouch for (anything outside a conservative character
+set per variable type, non-string JSON, a template whose segments SQL cannot count) are
+rendered and checked by Python for just those rows and inserted by a second statement of
+the same shape. Then billing reserves the chunk's queued messages straight from the set
+(billing.services.ledger_reserve_new_messages) and the campaign's cursor advances. Python
+never holds more than the slow rows of one chunk.
+
+A crash loses at most the chunk in flight, which rolls back whole: a restart continues
+from the cursor without duplicates. Pause and cancel take the campaign row lock, which a
+chunk holds for well under a second.
 
 Pause and quiet hours use the dispatcher's own rule (it only claims rows whose send_at has
 come): held messages get a far-future send_at; resuming re-paces them.
@@ -20,7 +30,7 @@ import logging
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.links import code_for, short_url_prefix
+from campaigns.links import code_for, code_sql, short_url_prefix
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.schedule import Pacer, window_for
 from smsportal.enums import FailureReason, MessageStatus
@@ -31,6 +41,27 @@ log = logging.getLogger(__name__)
 CHUNK = 20_000
 HOLD_FIRST = 20_000  # held first, in one small statement: more than any lane claims in a few seconds
 HELD_UNTIL = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
+
+# Values PostgreSQL may render without asking Python, per variable type: a conservative
+# subset of what compliance.rules.variables accepts (ASCII digits and letters, CJK
+# ideographs; no dot or colon, so never a link; no surrounding whitespace, so strip() is a
+# no-op). Anything else goes through value_error in Python, so the SQL path can only be
+# stricter, never looser. Types not listed always go through Python.
+CJK = "\u4e00-\u9fff"
+DATETIME_CHARS = "0-9年月日时分秒点号:：/.-"
+FAST_PATTERNS: dict[str, tuple[str, ...]] = {
+    "text": (f"^[0-9A-Za-z_{CJK}]+$",),
+    "name": (f"^[A-Za-z{CJK}]+$",),
+    "number": ("^[0-9]+$",),
+    "code": ("^[A-Za-z0-9]{4,6}$",),
+    "amount": ("^-?[0-9]{1,12}([.][0-9]{1,2})?$",),
+    "datetime": (f"^[{DATETIME_CHARS}]+( [{DATETIME_CHARS}]+)*$", "[0-9]"),
+    "link": ("^[A-Za-z0-9._~/?=&%#+-]+$",),
+}
+
+
+def _bmp_only(text: str) -> bool:
+    return len(text.encode("utf-16-le")) == 2 * len(text)
 
 
 class Renderer:
@@ -76,10 +107,12 @@ class Renderer:
                 values[name] = (attributes or {}).get(key, "")
         return values
 
-    def _link_value(self, recipient_id: int) -> str:
+    def _link_path(self) -> str:
         # A "link" variable holds the path only (the domain is fixed text in the template).
-        path = self.link_prefix.split("://", 1)[-1].split("/", 1)[-1] if "://" in self.link_prefix else ""
-        return path + code_for(recipient_id)
+        return self.link_prefix.split("://", 1)[-1].split("/", 1)[-1] if "://" in self.link_prefix else ""
+
+    def _link_value(self, recipient_id: int) -> str:
+        return self._link_path() + code_for(recipient_id)
 
     def render(self, recipient_id: int, attributes: dict) -> tuple[str, int] | None:
         """(text, segments), or None when the contact's values do not fit the template."""
@@ -115,11 +148,70 @@ class Renderer:
         # A Chinese text is UCS-2 whatever the values are; with no character outside the BMP
         # every UTF-16 unit is one character and the parts are simply 70 / 67 each — the same
         # answer count_segments gives (checked in the tests), at a fraction of the cost.
-        if self.always_ucs2 and len(text.encode("utf-16-le")) == 2 * len(text):
+        if self.always_ucs2 and _bmp_only(text):
             return (1 if text else 0) if len(text) <= 70 else -(-len(text) // 67)
         from templates.segments import count_segments
 
         return count_segments(text).segments
+
+    def sql(self, *, row: str) -> tuple[str, list, str, list] | None:
+        """The text rendered in SQL for the recipient row alias `row` (columns rid and
+        attributes): (text expression, its params, "PostgreSQL may render this row"
+        predicate, its params), or None when no row can be rendered in SQL (a text whose
+        segments SQL does not count: GSM-7 or outside the BMP; an unknown variable type;
+        an invalid fixed value). Rows failing the predicate are rendered by `render`."""
+        from compliance.rules.variables import VARIABLE_PATTERN, VARIABLE_TYPES
+
+        fixed_text = self.prefix + VARIABLE_PATTERN.sub("", self.version.body) + self._link_path()
+        if not self.always_ucs2 or not _bmp_only(fixed_text):
+            return None
+        by_name = {name: (kind, key) for name, kind, key in self.sources}
+        values: dict[str, tuple[str, list]] = {}
+        checks: list[tuple[str, list]] = []
+        for name, (kind, key) in by_name.items():
+            if kind == "link":
+                code, code_params = code_sql(f"{row}.rid")
+                values[name] = (f"(%s || {code})", [self._link_path(), *code_params])
+            elif kind == "value":
+                if not self._value_ok(name, key) or not _bmp_only(key.strip()):
+                    return None
+                values[name] = ("%s::text", [key.strip()])
+            else:
+                spec = self.specs.get(name, {})
+                type_id = spec.get("type", "text")
+                vtype, patterns = VARIABLE_TYPES.get(type_id), FAST_PATTERNS.get(type_id)
+                if vtype is None or patterns is None:
+                    return None
+                value = f"({row}.attributes ->> %s)"
+                check = [f"jsonb_typeof({row}.attributes -> %s) = 'string'", f"char_length({value}) <= %s"]
+                check_params: list = [key, key, spec.get("max_length") or vtype.default_max_length]
+                for pattern in patterns:
+                    check.append(f"{value} ~ %s")
+                    check_params += [key, pattern]
+                if type_id == "link":
+                    check.append(f"strpos({value}, '//') = 0 AND lower(left({value}, 4)) <> 'www.'")
+                    check_params += [key, key]
+                checks.append((" AND ".join(check), check_params))
+                values[name] = (value, [key])
+        pieces: list[str] = ["%s::text"]
+        params: list = [self.prefix]
+        position = 0
+        for match in VARIABLE_PATTERN.finditer(self.version.body):
+            pieces.append("%s::text")
+            params.append(self.version.body[position : match.start()])
+            if match.group(1) in values:
+                expression, expression_params = values[match.group(1)]
+                pieces.append(expression)
+                params += expression_params
+            else:
+                pieces.append("%s::text")
+                params.append(match.group(0))
+            position = match.end()
+        pieces.append("%s::text")
+        params.append(self.version.body[position:])
+        predicate = " AND ".join(f"({sql})" for sql, _params in checks) or "TRUE"
+        predicate_params = [value for _sql, check_params in checks for value in check_params]
+        return "(" + " || ".join(pieces) + ")", params, predicate, predicate_params
 
     def sample_variables(self, *, tenant) -> dict:
         first = (
@@ -171,16 +263,178 @@ def _json(value):
     return value or {}
 
 
-def _message_columns():
-    from messaging.models import Message
+# The chunk's recipients with their contacts (a correlated probe per row: never a scan of the
+# contact table). Parameters: tenant, campaign, cursor, then the bound (LIMIT or last id).
+_RECIPIENTS = """
+    SELECT r.id AS rid, r.tenant_id, r.number, coalesce(c.carrier, 'unknown') AS carrier,
+           coalesce(c.province, '') AS province, c.attributes
+      FROM campaigns_campaignrecipient r
+      LEFT JOIN LATERAL (SELECT x.carrier, x.province, x.attributes FROM campaigns_contact x
+                          WHERE x.id = r.contact_id AND x.tenant_id = r.tenant_id LIMIT 1) c ON TRUE
+     WHERE r.tenant_id = %s AND r.campaign_id = %s AND r.id > %s"""
 
-    return list(Message._meta.concrete_fields)
+
+class _Chunk:
+    """SQL for one chunk: the message columns, constants bound once per chunk, the gates."""
+
+    def __init__(self, *, campaign: Campaign, version, renderer: Renderer, now: dt.datetime):
+        from compliance import gates
+        from messaging.models import PRIORITY_BY_CLASS, Message, lane_for
+
+        self.now = now
+        message_class = campaign.message_class
+        base = {
+            "tenant_id": campaign.tenant_id,
+            "created_at": now,
+            "updated_at": now,
+            "message_class": message_class,
+            "lane": lane_for(message_class),
+            "priority": PRIORITY_BY_CLASS.get(message_class, 5),
+            "template_id": campaign.template_id,
+            "template_version_id": version.pk,
+            "campaign_id": campaign.pk,
+            "accepted_at": now,
+            "client_ref": f"campaign-{campaign.pk}",
+        }
+        self.columns: list[str] = []
+        self.constants: dict[str, tuple[str, list]] = {}
+        for field in Message._meta.concrete_fields:
+            if field.primary_key:
+                continue  # the sequence numbers the rows in insertion (recipient id) order
+            self.columns.append(field.column)
+            value = base[field.column] if field.column in base else field.get_default()
+            self.constants[field.column] = (f"%s::{field.db_type(connection)}", [value])
+        self.refusal, self.refusal_params = gates.refusal_sql(
+            tenant=campaign.tenant,
+            message_class=message_class,
+            template_id=campaign.template_id,
+            number_sql="src.number",
+            tenant_sql="src.tenant_id",
+            now=now,
+        )
+        # Rendering in SQL: the predicate reads the recipient subquery `c`, the text `ch`.
+        self.fast = renderer.sql(row="c")
+        if self.fast is not None:
+            self.fast_predicate = (self.fast[2], self.fast[3])
+            body = renderer.sql(row="ch")
+            self.fast_body = (body[0], body[1])
+
+    def insert(self, *, prelude: str, source: str, params: list, pace, offset: int, tail: str = "") -> tuple[str, list]:
+        """One INSERT … SELECT of the rows `source` yields (rid, number, carrier, province,
+        body, segments; after the CTEs of `prelude`): gates, status, pacing. Queued rows
+        also go to pg_temp.fanout_queued, for the reservation. The statement answers
+        (rows inserted, rows queued{tail})."""
+        if isinstance(pace, list):
+            send_at, send_params, needs_k = "(%s::timestamptz[])[p.k + %s]", [pace, offset], True
+        else:
+            start, step = pace
+            needs_k = bool(step)
+            send_at = "%s::timestamptz + (p.k + %s - 1) * %s::interval" if step else "%s::timestamptz"
+            send_params = [start, offset, step] if step else [start]
+        k = (
+            "count(*) FILTER (WHERE g.reason IS NULL) OVER (ORDER BY g.rid ROWS UNBOUNDED PRECEDING)"
+            if needs_k
+            else "0"
+        )
+        per_row = {
+            "number": ("p.number", []),
+            "carrier": ("p.carrier", []),
+            "province": ("p.province", []),
+            "body": ("p.body", []),
+            "segments": ("p.segments", []),
+            "status": (
+                "CASE WHEN p.reason IS NULL THEN %s ELSE %s END",
+                [MessageStatus.QUEUED.value, MessageStatus.REJECTED.value],
+            ),
+            "failure_reason": ("coalesce(p.reason, '')", []),
+            "done_at": ("CASE WHEN p.reason IS NULL THEN NULL ELSE %s::timestamptz END", [self.now]),
+            "send_at": (f"CASE WHEN p.reason IS NULL THEN {send_at} END", send_params),
+        }
+        expressions, expression_params = [], []
+        for column in self.columns:
+            expression, values = per_row.get(column) or self.constants[column]
+            expressions.append(expression)
+            expression_params += values
+        sql = f"""
+            WITH {prelude}
+            src AS ({source}),
+            g AS MATERIALIZED (SELECT src.*, {self.refusal} AS reason FROM src),
+            p AS (SELECT g.*, {k} AS k FROM g),
+            ins AS (INSERT INTO messaging_message ({", ".join(self.columns)})
+                    SELECT {", ".join(expressions)} FROM p ORDER BY p.rid
+                    RETURNING id, segments, message_class, status),
+            kept AS (INSERT INTO pg_temp.fanout_queued SELECT id, segments, message_class FROM ins
+                      WHERE status = 'queued' RETURNING 1)
+            SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM kept){tail}"""  # noqa: S608
+        return sql, [*params, *self.refusal_params, *expression_params]
+
+
+_SEGMENTS_SQL = "CASE WHEN char_length(b.body) <= 70 THEN 1 ELSE (char_length(b.body) + 66) / 67 END"
+
+
+def _run_chunk(*, locked: Campaign, sql: _Chunk, renderer: Renderer, pacer: Pacer) -> tuple[int, int | None]:
+    """Insert the chunk after the cursor; returns (messages queued, last recipient id, or None
+    when no recipient is left)."""
+    tenant_id, campaign_id, after = locked.tenant_id, locked.pk, locked.fanout_cursor
+    pace = pacer.plan(CHUNK)
+    queued, last = 0, None
+    with connection.cursor() as cursor:
+        if sql.fast is not None:
+            predicate, predicate_params = sql.fast_predicate
+            body, body_params = sql.fast_body
+            statement, params = sql.insert(
+                prelude=f"""ch AS MATERIALIZED (
+                    SELECT c.*, coalesce({predicate}, FALSE) AS fast
+                      FROM ({_RECIPIENTS} ORDER BY r.id LIMIT %s) c),""",  # noqa: S608
+                source=f"""SELECT ch.rid, ch.tenant_id, ch.number, ch.carrier, ch.province, b.body,
+                                  {_SEGMENTS_SQL} AS segments
+                             FROM ch CROSS JOIN LATERAL (SELECT {body} AS body) b WHERE ch.fast""",  # noqa: S608
+                params=[*predicate_params, tenant_id, campaign_id, after, CHUNK, *body_params],
+                pace=pace,
+                offset=0,
+                tail=", (SELECT max(rid) FROM ch), (SELECT count(*) FROM ch WHERE NOT ch.fast)",
+            )
+            cursor.execute(statement, params)
+            _inserted, queued, last, slow = cursor.fetchone()
+            if last is None or not slow:
+                return queued, last
+            cursor.execute(
+                f"""SELECT c.* FROM ({_RECIPIENTS} AND r.id <= %s) c
+                     WHERE NOT coalesce({predicate}, FALSE) ORDER BY c.rid""",  # noqa: S608
+                [tenant_id, campaign_id, after, last, *predicate_params],
+            )
+        else:
+            cursor.execute(f"{_RECIPIENTS} ORDER BY r.id LIMIT %s", [tenant_id, campaign_id, after, CHUNK])
+        slow_rows = cursor.fetchall()
+        if last is None:
+            if not slow_rows:
+                return 0, None
+            last = slow_rows[-1][0]
+        ids, bodies, segments = [], [], []
+        for rid, _tenant, _number, _carrier, _province, attributes in slow_rows:
+            rendered = renderer.render(rid, _json(attributes))
+            if rendered is not None:  # values that do not fit the template: counted at review, never stored
+                ids.append(rid)
+                bodies.append(rendered[0])
+                segments.append(rendered[1])
+        if ids:
+            statement, params = sql.insert(
+                prelude="",
+                source=f"""SELECT ch.rid, ch.tenant_id, ch.number, ch.carrier, ch.province, b.body, b.segments
+                             FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS b(rid, body, segments)
+                             CROSS JOIN LATERAL ({_RECIPIENTS} AND r.id = b.rid) ch""",  # noqa: S608
+                params=[ids, bodies, segments, tenant_id, campaign_id, after],
+                pace=pace,
+                offset=queued,
+            )
+            cursor.execute(statement, params)
+            queued += cursor.fetchone()[1]
+    return queued, last
 
 
 def campaign_fanout_run(*, campaign_id: int) -> int:
     """Turn the campaign's remaining recipients into messages; returns how many were queued."""
-    from compliance import gates
-    from messaging.models import PRIORITY_BY_CLASS, lane_for
+    from billing.services import ledger_reserve_new_messages
     from templates.models import TemplateVersion
 
     campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
@@ -191,10 +445,6 @@ def campaign_fanout_run(*, campaign_id: int) -> int:
     renderer = Renderer(campaign=campaign, version=version)
     window = window_for(tenant=tenant, message_class=campaign.message_class, respect=campaign.respect_quiet_hours)
     pacer = Pacer(start=_pace_start(campaign), rate_per_minute=campaign.rate_per_minute, window=window)
-    message_class = campaign.message_class
-    lane, priority = lane_for(message_class), PRIORITY_BY_CLASS.get(message_class, 5)
-    fields = _message_columns()
-    columns = [field.column for field in fields]
     queued_total = 0
     while True:
         try:
@@ -202,73 +452,30 @@ def campaign_fanout_run(*, campaign_id: int) -> int:
                 locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
                 if locked.status != Campaign.Status.RUNNING:
                     return queued_total  # paused or cancelled: stop here, the cursor is kept
-                chunk = _recipient_chunk(locked, after=locked.fanout_cursor, size=CHUNK)
-                if not chunk:
+                with connection.cursor() as cursor:
+                    # Our statements are index probes by design: no plan should JIT-compile them.
+                    cursor.execute("SET LOCAL jit = off")
+                    cursor.execute("SET LOCAL work_mem = '64MB'")
+                    cursor.execute(
+                        """CREATE TEMP TABLE IF NOT EXISTS fanout_queued
+                           (message_id bigint, segments int, message_class text) ON COMMIT DELETE ROWS"""
+                    )
+                chunk = _Chunk(campaign=locked, version=version, renderer=renderer, now=timezone.now())
+                queued, last = _run_chunk(locked=locked, sql=chunk, renderer=renderer, pacer=pacer)
+                if last is None:
                     locked.fanout_status = Campaign.Fanout.DONE
                     locked.save(update_fields=["fanout_status", "updated_at"])
                     return queued_total
-                now = timezone.now()
-                numbers = [row[1] for row in chunk]
-                refused = gates.blocked_numbers(tenant=tenant, numbers=numbers, message_class=message_class)
-                free = [n for n in numbers if n not in refused]
-                if free:
-                    capped = gates.frequency_capped(
+                if queued:
+                    ledger_reserve_new_messages(
                         tenant=tenant,
-                        numbers=free,
-                        message_class=message_class,
-                        template_id=campaign.template_id,
-                        now=now,
+                        source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued",
                     )
-                    refused.update(dict.fromkeys(capped, FailureReason.RATE_LIMITED.value))
-                base = {
-                    "tenant_id": tenant.pk,
-                    "created_at": now,
-                    "updated_at": now,
-                    "message_class": message_class,
-                    "lane": lane,
-                    "priority": priority,
-                    "template_id": campaign.template_id,
-                    "template_version_id": version.pk,
-                    "campaign_id": campaign.pk,
-                    "accepted_at": now,
-                    "client_ref": f"campaign-{campaign.pk}",
-                }
-                defaults = {field.column: field.get_default() for field in fields if field.column not in base}
-                rows, reserve_items = [], []
-                ids = _take_ids(len(chunk))
-                template_row = [{**defaults, **base}.get(column) for column in columns]
-                at = {column: index for index, column in enumerate(columns)}
-                i_id, i_number, i_carrier, i_province = at["id"], at["number"], at["carrier"], at["province"]
-                i_body, i_segments, i_status, i_send_at = at["body"], at["segments"], at["status"], at["send_at"]
-                i_reason, i_done_at = at["failure_reason"], at["done_at"]
-                queued, rejected = MessageStatus.QUEUED.value, MessageStatus.REJECTED.value
-                for (recipient_id, number, carrier, province, attributes), message_id in zip(chunk, ids, strict=True):
-                    rendered = renderer.render(recipient_id, attributes)
-                    if rendered is None:
-                        continue  # values that do not fit the template: counted at review, never stored
-                    body, segments = rendered
-                    row = template_row.copy()
-                    row[i_id], row[i_number], row[i_carrier], row[i_province] = message_id, number, carrier, province
-                    row[i_body], row[i_segments] = body, segments
-                    reason = refused.get(number)
-                    if reason:
-                        row[i_status], row[i_reason], row[i_done_at] = rejected, reason, now
-                    else:
-                        row[i_status], row[i_send_at] = queued, pacer.next()
-                        reserve_items.append((message_id, segments, message_class))
-                    rows.append(row)
-                copy_sql = f"COPY messaging_message ({', '.join(columns)}) FROM STDIN"
-                with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                if reserve_items:
-                    from billing.services import ledger_reserve_batch
-
-                    ledger_reserve_batch(tenant=tenant, items=reserve_items)
-                locked.fanout_cursor = chunk[-1][0]
-                locked.queued_count += len(reserve_items)
+                pacer.advance(queued)
+                locked.fanout_cursor = last
+                locked.queued_count += queued
                 locked.save(update_fields=["fanout_cursor", "queued_count", "updated_at"])
-                queued_total += len(reserve_items)
+                queued_total += queued
         except PaymentRequired as error:
             Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
                 status=Campaign.Status.PAUSED,
@@ -278,14 +485,6 @@ def campaign_fanout_run(*, campaign_id: int) -> int:
             )
             hold_queued(campaign)
             return queued_total
-
-
-def _take_ids(count: int) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('messaging_message', 'id')) FROM generate_series(1, %s)", [count]
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _pace_start(campaign: Campaign) -> dt.datetime:

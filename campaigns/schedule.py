@@ -81,6 +81,25 @@ class Pacer:
                 self.closes = self._closing(self.clock)
         return moment
 
+    def plan(self, count: int) -> tuple[dt.datetime, dt.timedelta] | list[dt.datetime]:
+        """The next `count` send times without handing them out: (first, step) when they are
+        evenly spaced inside one open window (time k is first + k × step), else the list."""
+        if not self.step or self.closes is None or self.clock + self.step * max(count - 1, 0) < self.closes:
+            return self.clock, self.step
+        clone = Pacer.__new__(Pacer)
+        clone.__dict__.update(self.__dict__)
+        return [clone.next() for _ in range(count)]
+
+    def advance(self, count: int) -> None:
+        """Hand out `count` times at once (as `count` calls of next() would)."""
+        if not self.step or count <= 0:
+            return
+        if self.closes is None or self.clock + self.step * count < self.closes:
+            self.clock += self.step * count
+            return
+        for _ in range(count):
+            self.next()
+
 
 def window_for(*, tenant, message_class: str, respect: bool = True) -> SendWindow | None:
     """The tenant's send window for this class, or None when the class may go any time."""

@@ -150,3 +150,97 @@ def frequency_capped(
         if any(count + occurrences > limit for count, (_window, limit) in zip(counts, limits, strict=True)):
             capped.add(number)
     return capped
+
+
+def refusal_sql(
+    *, tenant, message_class: str, template_id: int | None, number_sql: str, tenant_sql: str, now: datetime
+) -> tuple[str, list]:
+    """blocked_numbers and frequency_capped as one SQL expression over `number_sql` (a column
+    of a set-based INSERT … SELECT whose numbers are distinct): the FailureReason value that
+    refuses that number, or NULL when it may be sent. Index probes per row (consent_latest,
+    suppression_one_active, platform_suppression_one_active, msg_tenant_number), no per-number
+    round trip. Same rules and precedence as the Python gates: suppression wins, then the
+    marketing pause / missing consent, then the frequency caps (counted for numbers that are
+    not blocked, each number once in the set).
+
+    `tenant_sql` is a column of the same row holding tenant.pk: probing with it rather than a
+    constant keeps the planner on the (tenant, number) indexes even when its statistics
+    predate the tenant's rows (a new tenant, a campaign fanning out right now), where a
+    constant would make a tenant-only index look just as cheap and walk every message of
+    the tenant once per number."""
+    from compliance.selectors import effective_caps, message_model
+
+    scopes = [SuppressionScope.ALL.value]
+    if message_class == MessageClass.MARKETING:
+        scopes.append(SuppressionScope.MARKETING.value)
+    branches = [
+        (
+            f"""EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s
+                         WHERE s.tenant_id = {tenant_sql} AND s.number = {number_sql} AND s.removed_at IS NULL
+                           AND s.scope = ANY(%s))
+                OR EXISTS (SELECT 1 FROM {PlatformSuppression._meta.db_table} p
+                            WHERE p.number = {number_sql} AND p.removed_at IS NULL AND p.scope = ANY(%s))""",  # noqa: S608
+            [scopes, scopes],
+            FailureReason.SUPPRESSED.value,
+        )
+    ]
+    latest = f"""(SELECT c.action FROM {ConsentRecord._meta.db_table} c
+                   WHERE c.tenant_id = {tenant_sql} AND c.number = {number_sql} AND c.purpose = %s
+                   ORDER BY c.occurred_at DESC, c.id DESC LIMIT 1)"""  # noqa: S608
+    if message_class == MessageClass.MARKETING:
+        if marketing_paused(tenant=tenant):
+            branches.append(("TRUE", [], FailureReason.MARKETING_PAUSED.value))
+        else:
+            branches.append(
+                (
+                    f"{latest} IS DISTINCT FROM %s",
+                    [Purpose.MARKETING.value, ConsentAction.GRANT.value],
+                    FailureReason.NO_CONSENT.value,
+                )
+            )
+    elif message_class == MessageClass.NOTIFICATION:
+        branches.append(
+            (
+                f"{latest} = %s",
+                [Purpose.NOTIFICATION.value, ConsentAction.REVOKE.value],
+                FailureReason.NO_CONSENT.value,
+            )
+        )
+    Message = message_model()
+    caps = effective_caps(tenant=tenant)
+    limits: list[tuple[timedelta, int]] = []
+    template_filter, template_params = "", []
+    if message_class == MessageClass.VERIFICATION:
+        limits = [
+            (timedelta(minutes=1), caps.code_per_minute),
+            (timedelta(hours=1), caps.code_per_hour),
+            (timedelta(days=1), caps.code_per_day),
+        ]
+    elif message_class in (MessageClass.MARKETING, MessageClass.NOTIFICATION) and template_id is not None:
+        per_day = (
+            caps.marketing_per_template_day
+            if message_class == MessageClass.MARKETING
+            else caps.notification_per_template_day
+        )
+        limits = [(timedelta(days=1), per_day)]
+        template_filter, template_params = "AND m.template_id + 0 = %s", [template_id]
+    if Message is not None and limits:
+        # Only (tenant, number) may lead the probe: template_id + 0 and a window kept inside
+        # the FILTERs stop a planner with stale statistics (a brand-new template, messages
+        # newer than the last ANALYZE) from walking the template's or the tenant's latest
+        # messages once per number instead.
+        over = " OR ".join("count(*) FILTER (WHERE m.accepted_at > %s) + 1 > %s" for _ in limits)
+        branches.append(
+            (
+                f"""(SELECT {over} FROM {Message._meta.db_table} m
+                      WHERE m.tenant_id = {tenant_sql} AND m.number = {number_sql} AND m.message_class = %s
+                        AND m.status <> %s {template_filter})""",  # noqa: S608
+                [value for window, limit in limits for value in (now - window, limit)]
+                + [message_class, MessageStatus.REJECTED]
+                + template_params,
+                FailureReason.RATE_LIMITED.value,
+            )
+        )
+    sql = "CASE " + " ".join(f"WHEN {condition} THEN %s" for condition, _params, _reason in branches) + " END"
+    params = [value for _condition, branch_params, reason in branches for value in (*branch_params, reason)]
+    return sql, params

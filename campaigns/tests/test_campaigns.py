@@ -135,7 +135,7 @@ def test_fanout_resumes_after_a_crash_without_duplicates(member, members, templa
     monkeypatch.setattr(fanout, "CHUNK", 8)
     import billing.services
 
-    real_reserve = billing.services.ledger_reserve_batch
+    real_reserve = billing.services.ledger_reserve_new_messages
     calls = {"n": 0}
 
     def crash_on_third_chunk(**kwargs):
@@ -144,11 +144,11 @@ def test_fanout_resumes_after_a_crash_without_duplicates(member, members, templa
             raise RuntimeError("worker killed")
         return real_reserve(**kwargs)
 
-    monkeypatch.setattr(billing.services, "ledger_reserve_batch", crash_on_third_chunk)
+    monkeypatch.setattr(billing.services, "ledger_reserve_new_messages", crash_on_third_chunk)
     with pytest.raises(RuntimeError):
         fanout.campaign_fanout_run(campaign_id=campaign.pk)
     assert len(queued_ids(campaign)) == 16  # two chunks committed, the third rolled back whole
-    monkeypatch.setattr(billing.services, "ledger_reserve_batch", real_reserve)
+    monkeypatch.setattr(billing.services, "ledger_reserve_new_messages", real_reserve)
     fanout.campaign_fanout_run(campaign_id=campaign.pk)
     with connection.cursor() as cursor:
         cursor.execute(
