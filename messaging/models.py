@@ -83,8 +83,16 @@ class Channel(models.Model):
 
 
 class Message(TenantOwned):
-    """One message to one number. The table is the queue: dispatchers claim `queued` rows."""
+    """One message to one number. The table is the queue: dispatchers claim `queued` rows.
 
+    The busiest table: every message is written four times (accept, claim, submitted, final),
+    and each write updates every index. So no index that another covers (the composite
+    indexes below all start with tenant), and no database-level foreign key checks on the
+    template, version and channel references, which our own code sets from rows it has just
+    read (Django's PROTECT still guards deletes); the tenant keeps its constraint.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
     number = models.CharField(_("number"), max_length=20)
     carrier = models.CharField(_("carrier"), max_length=16, choices=Carrier.choices)
     province = models.CharField(_("province"), max_length=32, blank=True)
@@ -98,9 +106,15 @@ class Message(TenantOwned):
         blank=True,
         related_name="+",
         verbose_name=_("template"),
+        db_constraint=False,
     )
     template_version = models.ForeignKey(
-        "templates.TemplateVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "templates.TemplateVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     body = models.TextField(_("text"), blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
@@ -108,7 +122,10 @@ class Message(TenantOwned):
     failure_reason = models.CharField(_("failure reason"), max_length=32, choices=FailureReason.choices, blank=True)
     failure_detail = models.CharField(max_length=300, blank=True)
     raw_status = models.CharField(_("raw status"), max_length=64, blank=True)
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Channels are disabled, never deleted; msg_channel_ref / msg_awaiting_receipt serve lookups.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
     channel_ref = models.CharField(max_length=100, blank=True)
     route_reason = models.CharField(max_length=200, blank=True)
     # Channels already tried (a retriable submit error moves the message to another one, once).
@@ -172,7 +189,10 @@ class ReceiptRaw(models.Model):
     """
 
     tenant_id = models.BigIntegerField(null=True, blank=True)
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="+")
+    # Written in bulk by every receipt; the channel id comes from the channel that reported it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     message_id = models.BigIntegerField(null=True, blank=True)
     channel_ref = models.CharField(max_length=100, blank=True)
     part_index = models.PositiveSmallIntegerField(null=True, blank=True)  # null: the whole message
