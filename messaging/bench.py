@@ -133,14 +133,29 @@ def receipts_rate(size: dict, progress) -> Figure:
             """,
             [tenant.pk, channel.pk, count, tenant.pk, channel.pk],
         )
+    from messaging.lanes import RECEIPT_THREADS
+
+    applied_by_thread: list[int] = []
+
+    def applier() -> None:  # as the bulk lane's receipt threads run
+        from django.db import connection as own
+
+        applied = 0
+        try:
+            while consumed := receipts_apply_batch(limit=5000):
+                applied += consumed
+        finally:
+            applied_by_thread.append(applied)
+            own.close()
+
     started = time.perf_counter()
-    applied = 0
-    while True:
-        consumed = receipts_apply_batch(limit=10000)
-        if not consumed:
-            break
-        applied += consumed
+    threads = [threading.Thread(target=applier) for _ in range(RECEIPT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - started
+    applied = sum(applied_by_thread)
     rate = applied / elapsed
     return Figure(
         scenario="messaging: receipts applied (with billing capture/release)",
@@ -149,7 +164,7 @@ def receipts_rate(size: dict, progress) -> Figure:
         target="≥ 20,000/s",
         met=rate >= 20000,
         ceiling="update_from",
-        notes=f"{applied:,} receipts in batches of 10,000",
+        notes=f"{applied:,} receipts in batches of 5,000 by {RECEIPT_THREADS} appliers (the bulk lane's threads)",
     )
 
 

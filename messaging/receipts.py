@@ -60,6 +60,13 @@ def receipts_store(*, channel, reports: Iterable[ReceiptReport], now=None) -> in
     return len(reports)
 
 
+# The status a message reaches with this batch's parts: failed as soon as any part failed,
+# delivered when every part (or the whole message) was reported delivered.
+NEW_STATUS = """(CASE WHEN (m.parts_failed_mask | a.fmask) <> 0 THEN 'failed'
+     WHEN bit_count((m.parts_delivered_mask | a.dmask)::bit(64)) >= greatest(m.segments, 1)
+          OR (m.parts_delivered_mask | a.dmask) = -1 THEN 'delivered'
+     ELSE m.status END)"""
+
 APPLY_SQL = """
 WITH batch AS (
     UPDATE messaging_receiptraw r SET applied_at = %(now)s
@@ -87,36 +94,33 @@ WITH batch AS (
            max(reported_at) AS reported_at,
            (array_agg(channel_id ORDER BY id))[1] AS channel_id
     FROM resolved WHERE mid IS NOT NULL GROUP BY mid
-), settled AS (
-    SELECT m.id,
-           m.parts_delivered_mask | agg.dmask AS dmask,
-           m.parts_failed_mask | agg.fmask AS fmask,
-           CASE WHEN (m.parts_failed_mask | agg.fmask) <> 0 THEN 'failed'
-                WHEN bit_count(((m.parts_delivered_mask | agg.dmask))::bit(64)) >= greatest(m.segments, 1)
-                     OR (m.parts_delivered_mask | agg.dmask) = -1 THEN 'delivered'
-                ELSE m.status END AS new_status,
-           agg.reason, agg.raw, agg.reported_at, agg.channel_id
-    FROM messaging_message m JOIN agg ON m.id = agg.mid
-    WHERE m.status NOT IN ('delivered', 'failed', 'expired', 'rejected')
+), locked AS (
+    -- Lock the messages in id order first: two appliers whose batches share a message
+    -- (duplicate receipts) then wait for each other instead of deadlocking.
+    SELECT m.id FROM messaging_message m WHERE m.id IN (SELECT mid FROM agg) ORDER BY m.id FOR UPDATE
 ), upd AS (
+    -- Everything is computed from the row as it is now (m), never from an earlier read: a
+    -- message another applier settled meanwhile fails the status guard and is left alone.
     UPDATE messaging_message m SET
-        parts_delivered_mask = s.dmask,
-        parts_failed_mask = s.fmask,
-        status = s.new_status,
-        failure_reason = CASE WHEN s.new_status = 'failed' THEN coalesce(s.reason, 'unknown') ELSE m.failure_reason END,
-        raw_status = left(s.raw, 64),
-        channel_id = coalesce(m.channel_id, s.channel_id),
-        done_at = CASE WHEN s.new_status IN ('delivered', 'failed') THEN greatest(s.reported_at, m.accepted_at)
+        parts_delivered_mask = m.parts_delivered_mask | a.dmask,
+        parts_failed_mask = m.parts_failed_mask | a.fmask,
+        status = {new_status},
+        failure_reason = CASE WHEN {new_status} = 'failed' THEN coalesce(a.reason, 'unknown')
+                              ELSE m.failure_reason END,
+        raw_status = left(a.raw, 64),
+        channel_id = coalesce(m.channel_id, a.channel_id),
+        done_at = CASE WHEN {new_status} IN ('delivered', 'failed') THEN greatest(a.reported_at, m.accepted_at)
                        ELSE m.done_at END,
-        lease_until = CASE WHEN s.new_status IN ('delivered', 'failed') THEN NULL ELSE m.lease_until END,
+        lease_until = CASE WHEN {new_status} IN ('delivered', 'failed') THEN NULL ELSE m.lease_until END,
         updated_at = %(now)s
-    FROM settled s WHERE m.id = s.id
+    FROM agg a JOIN locked l ON l.id = a.mid
+    WHERE m.id = a.mid AND m.status NOT IN ('delivered', 'failed', 'expired', 'rejected')
     RETURNING m.id, m.tenant_id, m.status, m.failure_reason, m.segments, m.message_class, m.channel_id,
               m.submitted_at, m.done_at
 )
 SELECT u.*, (SELECT count(*) FROM batch) FROM upd u
 UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM batch)
-"""
+""".replace("{new_status}", NEW_STATUS)
 
 
 def receipts_apply_batch(*, limit: int = APPLY_BATCH, now=None) -> int:

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from billing.models import LedgerEntry
@@ -242,3 +243,44 @@ def test_raw_receipts_are_kept(tenant, member, code_template, channel):
     lane_pass("urgent")
     drain_receipts()
     assert ReceiptRaw.objects.filter(message_id=mid, applied_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appliers_settle_each_message_once(tenant, member, code_template, channel):
+    """The bulk lane applies receipts in two threads. With every receipt sent three times (the
+    copies shuffled so both appliers hold some of each message's), every message is
+    settled exactly once: one final status, one capture, no deadlock, nothing left behind."""
+    import random
+    import threading
+
+    from django.db import connection
+
+    numbers = [f"1380013{i:04d}" for i in range(300)]
+    ids = send_codes(tenant, member, code_template, numbers)
+    while lane_dispatch_batch("urgent"):
+        pass
+    reports = [ReceiptReport(message_id=mid, delivered=True, raw_status="DELIVRD") for mid in ids] * 3
+    random.Random(5).shuffle(reports)  # every batch shares messages with the batches beside it
+    receipts_store(channel=channel, reports=reports)
+    errors = []
+
+    def applier():
+        try:
+            while receipts_apply_batch(limit=37):
+                pass
+        except Exception as error:  # reported below, with the thread's own failure
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=applier) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert not ReceiptRaw.objects.filter(applied_at__isnull=True).exists()
+    assert set(Message.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"delivered"}
+    captures = LedgerEntry.objects.filter(message_id__in=ids, kind="capture")
+    assert captures.count() == len(ids)
+    assert LedgerEntry.objects.filter(message_id__in=ids, kind="release").count() == len(ids)
