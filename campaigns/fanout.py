@@ -39,7 +39,6 @@ from smsportal.errors import PaymentRequired
 log = logging.getLogger(__name__)
 
 CHUNK = 20_000
-HOLD_FIRST = 20_000  # held first, in one small statement: more than any lane claims in a few seconds
 HELD_UNTIL = dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
 
 # Values PostgreSQL may render without asking Python, per variable type: a conservative

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from campaigns.importers import MAX_ROWS, FastNormalizer, map_columns, open_contact_file
 from campaigns.models import Campaign, CampaignSettings, ContactImport, ContactList
 from compliance.audit import audit_record
+from messaging.services import sends_hold, sends_release
 from smsportal.errors import Conflict, PaymentRequired, ServiceError, Unprocessable
 from smsportal.numbers import InvalidNumber
 from tenants.models import Tenant
@@ -691,7 +692,6 @@ def campaign_pause(*, tenant: Tenant, actor, campaign: Campaign) -> Campaign:
     """Stop sending within seconds: the fan-out stops at its next chunk, and queued messages
     are held (their send_at moves to the far future, which the dispatcher's claim respects) —
     the next ones in line first, in a small fast statement."""
-    from campaigns import fanout
 
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk, tenant=tenant)
@@ -700,10 +700,29 @@ def campaign_pause(*, tenant: Tenant, actor, campaign: Campaign) -> Campaign:
         locked.status = Campaign.Status.PAUSED
         locked.paused_at = timezone.now()
         locked.save(update_fields=["status", "paused_at", "updated_at"])
-        fanout.hold_queued(locked, first=fanout.HOLD_FIRST)
+        sends_hold(tenant=tenant, campaign_id=locked.pk)  # effective for every dispatcher at commit
         audit_record(tenant=tenant, actor=actor, action="campaign.paused", obj=locked)
-    fanout.hold_queued(locked)
+        transaction.on_commit(lambda: _enqueue_hold_rest(locked.pk))
     return locked
+
+
+def _enqueue_hold_rest(campaign_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("campaigns.tasks.campaign_hold_rest", campaign_id, cluster="bulk")
+
+
+def campaign_hold_rest(*, campaign_id: int) -> int:
+    """After a pause: park the campaign's queued messages (send_at far ahead), so that resuming
+    can re-pace them. Background work — the pause itself took effect with the send hold; a
+    campaign resumed meanwhile is left alone."""
+    from campaigns import fanout
+
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id).first()
+        if campaign is None or campaign.status != Campaign.Status.PAUSED:
+            return 0
+        return fanout.hold_queued(campaign)
 
 
 def campaign_resume(*, tenant: Tenant, actor, campaign: Campaign) -> Campaign:
@@ -727,7 +746,9 @@ def campaign_resume(*, tenant: Tenant, actor, campaign: Campaign) -> Campaign:
         locked.save(update_fields=["status", "paused_at", "started_at", "fanout_status", "updated_at"])
         audit_record(tenant=tenant, actor=actor, action="campaign.resumed", obj=locked)
         if locked.status == Campaign.Status.RUNNING:
-            fanout.release_held(locked)
+            fanout.hold_queued(locked)  # whatever the background parking has not reached yet
+            fanout.release_held(locked)  # re-paced from now, at the rate cap
+        sends_release(tenant=tenant, campaign_id=locked.pk)
         if restart_fanout:
             transaction.on_commit(lambda: _enqueue_fanout(locked.pk))
     return locked
@@ -745,7 +766,7 @@ def campaign_cancel(*, tenant: Tenant, actor, campaign: Campaign) -> Campaign:
         locked.status = Campaign.Status.CANCELLED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "finished_at", "updated_at"])
-        fanout.hold_queued(locked, first=fanout.HOLD_FIRST)
+        sends_hold(tenant=tenant, campaign_id=locked.pk)  # nothing more is sent, from the commit on
         audit_record(tenant=tenant, actor=actor, action="campaign.cancelled", obj=locked)
     cancelled = fanout.cancel_queued(locked)
     audit_record(

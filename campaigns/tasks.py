@@ -15,6 +15,12 @@ def campaign_fanout_run(campaign_id: int) -> int:
     return run(campaign_id=campaign_id)
 
 
+def campaign_hold_rest(campaign_id: int) -> int:
+    from campaigns.services import campaign_hold_rest as run
+
+    return run(campaign_id=campaign_id)
+
+
 def campaign_review_run(campaign_id: int, actor_id: int | None = None) -> None:
     from campaigns.models import Campaign
     from campaigns.services import campaign_review

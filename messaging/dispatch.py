@@ -67,22 +67,27 @@ class Outcome:
     requeued: list[tuple[int, timedelta, str]] = field(default_factory=list)  # id, delay, why
 
 
+# Messages of a held (paused or cancelled) campaign are never claimed.
+NOT_HELD = """AND (m.campaign_id IS NULL
+     OR NOT EXISTS (SELECT 1 FROM messaging_sendhold h WHERE h.campaign_id = m.campaign_id))"""
+
+CLAIM_SQL = """
+    UPDATE messaging_message SET status = 'submitting', lease_until = %s,
+           submit_attempts = submit_attempts + 1, updated_at = %s
+    WHERE id IN (
+        SELECT id FROM messaging_message m
+        WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s) {NOT_HELD}
+        ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
+    RETURNING id, tenant_id, number, carrier, province, message_class, body, segments,
+              tried_channel_ids, submit_attempts, priority
+""".replace("{NOT_HELD}", NOT_HELD)
+
+
 def claim(lane: str, limit: int, now=None) -> list[Claimed]:
+    """Claim a batch without routing it (crash-recovery tests; dispatch uses claim_routed)."""
     now = now or timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE messaging_message SET status = 'submitting', lease_until = %s,
-                   submit_attempts = submit_attempts + 1, updated_at = %s
-            WHERE id IN (
-                SELECT id FROM messaging_message
-                WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s)
-                ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
-            RETURNING id, tenant_id, number, carrier, province, message_class, body, segments,
-                      tried_channel_ids, submit_attempts, priority
-            """,
-            [now + LEASE, now, lane, now, limit],
-        )
+        cursor.execute(CLAIM_SQL, [now + LEASE, now, lane, now, limit])
         rows = cursor.fetchall()
     claimed = [Claimed(*row) for row in rows]
     claimed.sort(key=lambda m: (m.priority, m.id))
@@ -92,10 +97,10 @@ def claim(lane: str, limit: int, now=None) -> list[Claimed]:
 CLAIM_ROUTED_SELECT = """
     SELECT id, tenant_id, number, carrier, province, message_class, body, segments,
            tried_channel_ids, submit_attempts + 1, priority
-    FROM messaging_message
-    WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s)
+    FROM messaging_message m
+    WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s) {NOT_HELD}
     ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED
-"""
+""".replace("{NOT_HELD}", NOT_HELD)
 CLAIM_ROUTED_UPDATE = """
     UPDATE messaging_message m SET status = 'submitting', lease_until = %s, submit_attempts = m.submit_attempts + 1,
            updated_at = %s, channel_id = v.channel_id, route_reason = v.reason

@@ -334,3 +334,16 @@ class SimulatedSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_id}:{self.message_id}"
+
+
+class SendHold(TenantOwned):
+    """A campaign whose queued messages dispatchers must not take (paused or cancelled).
+
+    The claim checks this small table, so a pause takes effect the moment it commits,
+    however many messages the campaign still has queued; moving those out of the way
+    happens afterwards in the background."""
+
+    campaign_id = models.BigIntegerField(unique=True)
+
+    def __str__(self) -> str:
+        return f"hold on campaign {self.campaign_id}"

@@ -314,6 +314,19 @@ def lane_wake_urgent() -> None:
         logger.exception("could not wake the urgent lane")
 
 
+def sends_hold(*, tenant, campaign_id: int) -> None:
+    """Dispatchers stop taking the campaign's queued messages as soon as this commits."""
+    from messaging.models import SendHold
+
+    SendHold.objects.get_or_create(tenant=tenant, campaign_id=campaign_id)
+
+
+def sends_release(*, tenant, campaign_id: int) -> None:
+    from messaging.models import SendHold
+
+    SendHold.objects.for_tenant(tenant).filter(campaign_id=campaign_id).delete()
+
+
 def message_send_test(*, tenant, actor, template_id, number: str, variables: dict) -> AcceptResult:
     """The portal's "send a test message": one recipient through the normal accept path;
     bad variables raise like the API does."""

@@ -171,7 +171,10 @@ def test_pause_holds_queued_messages_resume_releases_cancel_releases_reserves(me
     services.campaign_pause(tenant=member.tenant, actor=member.user, campaign=campaign)
     from messaging.dispatch import claim
 
-    assert claim("bulk", 100) == []  # the dispatcher cannot take a held message
+    # Effective at once, before the background parking has touched a single message.
+    assert Message.objects.filter(campaign_id=campaign.pk, status="queued", send_at__lt=fanout.HELD_UNTIL).count() == 30
+    assert claim("bulk", 100, now=timezone.now() + dt.timedelta(hours=1)) == []
+    assert services.campaign_hold_rest(campaign_id=campaign.pk) == 30  # the background task
     assert not Message.objects.filter(campaign_id=campaign.pk, status="queued", send_at__lt=fanout.HELD_UNTIL).exists()
 
     campaign.refresh_from_db()

@@ -121,8 +121,10 @@ def test_staff_emergency_pause_uses_the_pause_service_and_is_audited(staff_clien
     assert response.status_code == 302 and response["Location"] == BOARD
     running.refresh_from_db()
     assert running.status == Campaign.Status.PAUSED and running.paused_at is not None
-    queued.refresh_from_db()
-    assert queued.send_at is not None and queued.send_at > timezone.now() + timedelta(days=365)  # held
+    from messaging.dispatch import claim
+
+    assert (queued.lane, queued.status) == ("bulk", "queued")  # claimable, were it not held
+    assert claim("bulk", 10, now=timezone.now() + timedelta(days=1)) == []  # held from the commit on
     audit = AuditEvent.objects.get(tenant=tenant, action="campaign.paused")
     assert audit.actor == staff_user and audit.object_id == str(running.pk)
 
