@@ -125,9 +125,12 @@ class LedgerEntry(TenantOwned):
     """Append-only. Signed `amount`: money in (+) or out (−) of the available balance.
 
     Three rows per message (reserve, capture or release, release): no index another covers
-    (the composite ones start with tenant), and the author index only where there is one."""
+    (the composite ones start with tenant), the author index only where there is one, and no
+    database-level check of the tenant reference (set by our code; tenants are never deleted)."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=LedgerKind.choices)
     amount = models.DecimalField(_("amount"), **MONEY)
     occurred_at = models.DateTimeField(_("time"))  # decides the statement month

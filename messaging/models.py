@@ -87,12 +87,15 @@ class Message(TenantOwned):
 
     The busiest table: every message is written four times (accept, claim, submitted, final),
     and each write updates every index. So no index that another covers (the composite
-    indexes below all start with tenant), and no database-level foreign key checks on the
-    template, version and channel references, which our own code sets from rows it has just
-    read (Django's PROTECT still guards deletes); the tenant keeps its constraint.
+    indexes below all start with tenant), and no database-level foreign-key checks (one
+    query per row and reference at commit): the tenant, template, version and channel are
+    set by our own code from rows it has just read, tenants and channels are suspended or
+    disabled, never deleted, and Django's PROTECT still guards deletes made through the ORM.
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     number = models.CharField(_("number"), max_length=20)
     carrier = models.CharField(_("carrier"), max_length=16, choices=Carrier.choices)
     province = models.CharField(_("province"), max_length=32, blank=True)
