@@ -212,7 +212,9 @@ def ledger_reserve_batch(
     them yet and the lookup of earlier entries is skipped (the accept path). `prices`: the
     tenant's prices in force today, when the caller has them already.
     """
-    with transaction.atomic():
+    # The accept path calls this inside its own transaction and gives up as a whole on a
+    # shortfall (raised before anything is written): no savepoint round trips for it.
+    with transaction.atomic(savepoint=not fresh):
         locked = _lock_accounts([tenant.pk])[tenant.pk]
         prices = prices or pricing.prices_in_force(tenant=tenant)
         now = timezone.now()
