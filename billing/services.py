@@ -162,9 +162,10 @@ def _existing(kinds: list[str], pairs: list[tuple[int, int]]) -> set[tuple[int, 
         return set()
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT e.tenant_id, e.message_id FROM billing_ledgerentry e
-                JOIN unnest(%s::bigint[], %s::bigint[]) AS p(t, m) ON e.tenant_id = p.t AND e.message_id = p.m
-                WHERE e.kind = ANY(%s)""",
+            # Index probes per pair whatever the statistics say (see _release_reserves).
+            """SELECT e.tenant_id, e.message_id FROM unnest(%s::bigint[], %s::bigint[]) AS p(t, m)
+                CROSS JOIN LATERAL (SELECT tenant_id, message_id FROM billing_ledgerentry
+                                    WHERE tenant_id = p.t AND message_id = p.m AND kind = ANY(%s) OFFSET 0) e""",
             [_ints(p[0] for p in pairs), _ints(p[1] for p in pairs), list(kinds)],
         )
         return set(cursor.fetchall())
@@ -181,9 +182,11 @@ def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[
                                       reference, reason, created_at, updated_at)
                 SELECT r.tenant_id, 'release', r.message_id, -r.amount, %s, r.message_class, r.segments,
                        '', '', now(), now()
-                FROM billing_ledgerentry r
-                JOIN unnest(%s::bigint[], %s::bigint[]) AS p(t, m) ON r.tenant_id = p.t AND r.message_id = p.m
-                WHERE r.kind = 'reserve'
+                FROM unnest(%s::bigint[], %s::bigint[]) AS p(t, m)
+                -- One unique-index probe per message, whatever the statistics say: a ledger that
+                -- grew fast since its last ANALYZE looked small and was scanned whole per batch.
+                CROSS JOIN LATERAL (SELECT * FROM billing_ledgerentry
+                                    WHERE tenant_id = p.t AND message_id = p.m AND kind = 'reserve' OFFSET 0) r
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount""",
             [at, _ints(p[0] for p in pairs), _ints(p[1] for p in pairs)],

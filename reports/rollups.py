@@ -157,10 +157,13 @@ def mark_messages_dirty(message_ids_by_tenant: dict[int, list[int]]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
+            # One primary-key probe per message, whatever the statistics say: a table that
+            # grew fast since its last ANALYZE looked small and was scanned whole per batch.
             """INSERT INTO reports_rollupdirtyhour (tenant_id, hour)
                SELECT DISTINCT m.tenant_id, date_trunc('hour', m.accepted_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
                FROM unnest(%s::bigint[], %s::bigint[]) AS x(tenant_id, id)
-               JOIN messaging_message m ON m.tenant_id = x.tenant_id AND m.id = x.id
+               CROSS JOIN LATERAL (SELECT tenant_id, accepted_at FROM messaging_message
+                                   WHERE id = x.id AND tenant_id = x.tenant_id OFFSET 0) m
                ON CONFLICT DO NOTHING""",
             [tenant_ids, message_ids],
         )
