@@ -45,6 +45,8 @@ class MonthReport:
     arrival: list = field(default_factory=list)
     failures: list = field(default_factory=list)
     blocked_templates: list = field(default_factory=list)
+    templates: list = field(default_factory=list)  # per template: what each sent, delivered and cost
+    campaigns: list = field(default_factory=list)  # per campaign, the same
     hours: dict = field(default_factory=dict)
     best_hours: list = field(default_factory=list)
     clicks_by_hour: dict = field(default_factory=dict)
@@ -223,6 +225,15 @@ def build(tenant: Tenant, first: date) -> MonthReport:
     ]
     usage = _template_usage(tenant, period)
     report.blocked_templates = [u for u in usage if u.content_blocked]
+    report.templates = _performance(
+        selectors.breakdown(tenant=tenant, period=period, dimension="template"),
+        names_for=lambda ids: _template_names(tenant, ids),
+        segments={u.template_id: u.segments for u in usage},
+    )
+    report.campaigns = _performance(
+        selectors.breakdown(tenant=tenant, period=period, dimension="campaign"),
+        names_for=lambda ids: _campaign_names(tenant, ids),
+    )
     report.hours = selectors.by_hour_of_day(tenant=tenant, period=period)
     report.clicks_by_hour = _clicks_by_hour(tenant, period)
     report.best_hours = best_hours(report.hours, report.clicks_by_hour)
@@ -233,6 +244,28 @@ def build(tenant: Tenant, first: date) -> MonthReport:
     if first.month in QUARTER_END_MONTHS:
         report.scorecard = quarter_scorecard(tenant, first.year, first.month // 3)
     return report
+
+
+def _performance(rows, *, names_for, segments: dict | None = None) -> list[dict]:
+    """One line per template or campaign that sent this month, busiest first: the table a
+    tenant scans for the one that delivers worst or costs most."""
+    rows = [(key, totals) for key, totals in rows if key]
+    names = names_for([key for key, _totals in rows])
+    lines = [
+        {
+            "name": names.get(key, f"#{key}"),
+            "sent": totals.accepted,
+            "delivered": totals.delivered,
+            "failed": totals.failed + totals.expired,
+            "delivery_rate": totals.delivery_rate,
+            "p95": totals.p95,
+            "segments": (segments or {}).get(key),
+            "cost": totals.cost,
+        }
+        for key, totals in rows
+    ]
+    lines.sort(key=lambda line: (-line["sent"], line["name"]))
+    return lines
 
 
 def best_hours(hours: dict[int, Totals], clicks: dict[int, int], minimum: int = 200) -> list[dict]:

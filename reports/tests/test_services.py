@@ -95,3 +95,29 @@ def test_ensure_schedules_is_idempotent(db):
     tasks.ensure_schedules()
     assert Schedule.objects.filter(name="reports.monthly_reports", schedule_type=Schedule.MONTHLY).count() == 1
     assert Decimal(1) == 1
+
+
+def test_monthly_report_has_a_line_per_template_and_campaign(tenant, october_traffic):
+    """A busy tenant looks for the template or campaign that delivers worst or costs most."""
+    from campaigns.models import Campaign
+    from reports.monthly import build
+    from smsportal.factories.templates import approved_template
+
+    code = approved_template(tenant=tenant, name="登录验证码")
+    promo = approved_template(
+        tenant=tenant, kind="marketing", body="双十一全场五折，回T退订", variables=[], name="双十一"
+    )
+    campaign = Campaign.objects.create(tenant=tenant, name="双十一会员日", template=promo)
+    messages = Message.objects.filter(tenant=tenant).order_by("id")
+    ids = list(messages.values_list("id", flat=True))
+    Message.objects.filter(id__in=ids[:300]).update(template=code)
+    Message.objects.filter(id__in=ids[300:]).update(template=promo, campaign_id=campaign.pk)
+    rollup_rebuild(start=OCTOBER - timedelta(days=10), end=OCTOBER + timedelta(days=25), tenant_ids=[tenant.id])
+
+    report = build(tenant, OCTOBER.date().replace(day=1))
+    by_name = {line["name"]: line for line in report.templates}
+    assert [line["name"] for line in report.templates] == ["登录验证码", "双十一"]  # busiest first
+    assert (by_name["登录验证码"]["sent"], by_name["登录验证码"]["delivered"]) == (300, 285)
+    assert (by_name["双十一"]["sent"], by_name["双十一"]["failed"]) == (100, 5)
+    [line] = report.campaigns
+    assert (line["name"], line["sent"], line["delivered"]) == ("双十一会员日", 100, 95)
