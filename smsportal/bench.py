@@ -68,13 +68,18 @@ def measure_ceilings(rows: int, progress: Callable[[str], None]) -> dict[str, fl
     with connection.cursor() as cursor:
         _ceiling_table(cursor)
         progress(f"ceiling: COPY {rows:,} message-shaped rows")
-        buffer = io.StringIO()
-        for i in range(rows):
-            body = f"【华美零售】您的验证码是{i % 1000000:06d}，5分钟内有效。"
-            buffer.write(f"{i % 7 + 1}\t+86138{i:08d}\t{body}\tqueued\t{i % 3}\n")
+        chunks = []  # prepared before the clock starts, as UTF-8 (a str of CJK text is twice the size)
+        for low in range(0, rows, 50_000):
+            buffer = io.StringIO()
+            for i in range(low, min(low + 50_000, rows)):
+                body = f"【华美零售】您的验证码是{i % 1000000:06d}，5分钟内有效。"
+                buffer.write(f"{i % 7 + 1}\t+86138{i:08d}\t{body}\tqueued\t{i % 3}\n")
+            chunks.append(buffer.getvalue().encode())
         started = time.perf_counter()
         with cursor.copy("COPY bench_ceiling (tenant_id, number, body, status, priority) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
+            for chunk in chunks:
+                copy.write(chunk)
+        del chunks
         ceilings["copy"] = rows / (time.perf_counter() - started)
 
         progress("ceiling: batched UPDATE … FROM")

@@ -52,7 +52,15 @@ class Command(BaseCommand):
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        env = {**os.environ, "DATABASE_URL": _with_database(server, BENCH_DB), "DEBUG": "1" if settings.DEBUG else "0"}
+        # Production mode: DEBUG keeps every query's text (a receipt batch's is megabytes), which
+        # measured the harness, not the product. TLS is the proxy's job, so no HTTPS redirect.
+        env = {
+            **os.environ,
+            "DATABASE_URL": _with_database(server, BENCH_DB),
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
         env.setdefault("SECRET_KEY", settings.SECRET_KEY)
         command = [sys.executable, "manage.py", "bench", "--in-place", "--scale", scale, "--out", out]
         if only:
