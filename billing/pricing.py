@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from billing.models import RICH, PlanAssignment, PricePlan
+from billing.models import RICH, PricePlan
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -150,23 +150,7 @@ def default_plan() -> PricePlan:
     return plan
 
 
-def plan_in_force(*, tenant, on: date | None = None) -> PricePlan:
-    on = on or local_date(tenant)
-    assignment = (
-        PlanAssignment.objects.for_tenant(tenant)
-        .filter(starts_on__lte=on)
-        .select_related("plan")
-        .order_by("-starts_on")
-        .first()
-    )
-    return assignment.plan if assignment else default_plan()
-
-
-# Plans are immutable once created (a new price is a new plan, assigned from a date), so their
-# price tables are kept per process, keyed by id and creation time. Every send asks for them.
-_PRICES: dict[tuple[int, datetime], PlanPrices] = {}
-
-
+# The plan in force on a day: the tenant's latest assignment starting by then, else the default.
 PLAN_IN_FORCE_SQL = """
 SELECT p.id, p.created_at FROM billing_priceplan p
 WHERE p.id = coalesce(
@@ -176,15 +160,28 @@ WHERE p.id = coalesce(
 """
 
 
-def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
-    """The same plan as plan_in_force, found in one query (every send asks for it)."""
-    on = on or local_date(tenant)
+def _plan_key(tenant, on: date | None) -> tuple[int, datetime]:
+    """(id, created_at) of the plan in force, in one query (every send asks for it)."""
     with connection.cursor() as cursor:
-        cursor.execute(PLAN_IN_FORCE_SQL, [tenant.pk, on])
+        cursor.execute(PLAN_IN_FORCE_SQL, [tenant.pk, on or local_date(tenant)])
         key = cursor.fetchone()
     if key is None:
         plan = default_plan()
         key = (plan.pk, plan.created_at)
+    return key
+
+
+def plan_in_force(*, tenant, on: date | None = None) -> PricePlan:
+    return PricePlan.objects.get(pk=_plan_key(tenant, on)[0])
+
+
+# Plans are immutable once created (a new price is a new plan, assigned from a date), so their
+# price tables are kept per process, keyed by id and creation time. Every send asks for them.
+_PRICES: dict[tuple[int, datetime], PlanPrices] = {}
+
+
+def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
+    key = _plan_key(tenant, on)
     prices = _PRICES.get(key)
     if prices is None:
         if len(_PRICES) > 10_000:

@@ -105,10 +105,10 @@ def effective_caps(*, tenant) -> Caps:
     with connection.cursor() as cursor:
         cursor.execute(EFFECTIVE_CAPS_SQL, [tenant.pk])
         row = cursor.fetchone()
-    if row is None:  # the platform row is made on first use
-        platform = PlatformComplianceSettings.load()
-        own = tenant_settings(tenant=tenant)
-        row = [getattr(platform, n) if getattr(own, n) is None else getattr(own, n) for n in _CAP_FIELDS]
+        if row is None:  # the platform row is made on first use
+            PlatformComplianceSettings.load()
+            cursor.execute(EFFECTIVE_CAPS_SQL, [tenant.pk])
+            row = cursor.fetchone()
     return Caps(**dict(zip(_CAP_FIELDS, row, strict=True)))
 
 

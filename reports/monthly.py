@@ -85,14 +85,13 @@ def _campaign_names(tenant: Tenant, ids) -> dict:
     return dict(Campaign.objects.for_tenant(tenant).filter(pk__in=[i for i in ids if i]).values_list("pk", "name"))
 
 
-def _template_usage(tenant: Tenant, period: Period) -> list[advice_rules.TemplateUsage]:
+def _template_usage(tenant: Tenant, period: Period, rows) -> list[advice_rules.TemplateUsage]:
     from compliance.rules.sensitive import find_words
     from compliance.rules.wordlists import PLATFORM_SENSITIVE_WORDS
     from templates.models import MessageTemplate
     from templates.rendering import render_preview
     from templates.segments import count_segments
 
-    rows = selectors.breakdown(tenant=tenant, period=period, dimension="template")
     blocked = dict(selectors.failures_by_template(tenant=tenant, period=period, reason=FailureReason.CONTENT_BLOCKED))
     templates = {
         t.pk: t
@@ -223,24 +222,23 @@ def build(tenant: Tenant, first: date) -> MonthReport:
         }
         for reason, count in selectors.failures(tenant=tenant, period=period)
     ]
-    usage = _template_usage(tenant, period)
+    template_rows = selectors.breakdown(tenant=tenant, period=period, dimension="template")
+    campaign_rows = selectors.breakdown(tenant=tenant, period=period, dimension="campaign")
+    usage = _template_usage(tenant, period, template_rows)
     report.blocked_templates = [u for u in usage if u.content_blocked]
     report.templates = _performance(
-        selectors.breakdown(tenant=tenant, period=period, dimension="template"),
+        template_rows,
         names_for=lambda ids: _template_names(tenant, ids),
         segments={u.template_id: u.segments for u in usage},
     )
-    report.campaigns = _performance(
-        selectors.breakdown(tenant=tenant, period=period, dimension="campaign"),
-        names_for=lambda ids: _campaign_names(tenant, ids),
-    )
+    report.campaigns = _performance(campaign_rows, names_for=lambda ids: _campaign_names(tenant, ids))
     report.hours = selectors.by_hour_of_day(tenant=tenant, period=period)
     report.clicks_by_hour = _clicks_by_hour(tenant, period)
     report.best_hours = best_hours(report.hours, report.clicks_by_hour)
     report.tiers = _tiers(tenant, first)
     report.complaints, report.complaint_rate = _complaints(tenant, period)
     report.days = selectors.by_day(tenant=tenant, period=period, zone=tenant.timezone)
-    report.advice = advice_rules.generate(_advice_input(tenant, report, usage))
+    report.advice = advice_rules.generate(_advice_input(tenant, report, usage, campaign_rows))
     if first.month in QUARTER_END_MONTHS:
         report.scorecard = quarter_scorecard(tenant, first.year, first.month // 3)
     return report
@@ -286,12 +284,11 @@ def best_hours(hours: dict[int, Totals], clicks: dict[int, int], minimum: int = 
     return ranked[:3]
 
 
-def _advice_input(tenant: Tenant, report: MonthReport, usage) -> advice_rules.AdviceInput:
+def _advice_input(tenant: Tenant, report: MonthReport, usage, campaigns) -> advice_rules.AdviceInput:
     from billing.pricing import unit_price
 
     period = report.period
     failures = dict(selectors.failures(tenant=tenant, period=period))
-    campaigns = selectors.breakdown(tenant=tenant, period=period, dimension="campaign")
     names = _campaign_names(tenant, [campaign_id for campaign_id, _t in campaigns])
     audiences = []
     for campaign_id, _totals in campaigns:
