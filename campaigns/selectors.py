@@ -426,7 +426,10 @@ def staff_campaign_board(*, states: tuple[str, ...] = STAFF_STATES) -> list[Staf
     sums["finished_bad"] = Coalesce(Sum("failed"), 0) + Coalesce(Sum("expired"), 0)
     counts = (
         MessageRollup.objects.filter(
-            tenant_id__in={c.tenant_id for c in campaigns}, campaign_id__in=list(rows), hour__gte=since
+            tenant_id__in={c.tenant_id for c in campaigns},
+            grain=MessageRollup.Grain.CAMPAIGN,
+            campaign_id__in=list(rows),
+            hour__gte=since,
         )
         .values("campaign_id")
         .annotate(**sums)

@@ -10,20 +10,36 @@ MONEY = {"max_digits": 16, "decimal_places": 4}
 
 
 class MessageRollup(TenantOwned):
-    """Counts per hour (of acceptance) × tenant × carrier × province × channel × template ×
-    class × campaign. Dashboards and reports read these, never the message table.
+    """Counts per hour (of acceptance) × tenant, at one *grain*: the hour's total (`all`), or
+    broken down by exactly one of carrier, province, channel, template, class or campaign. A
+    row of grain `carrier` sets only `carrier`; the other dimension columns stay empty.
+
+    One row per single dimension, not per combination of them: a busy tenant's combinations
+    (4 carriers × 31 provinces × channels × 30 templates × classes × campaigns) approach one
+    row per message, so every panel summed millions of rows. Every read is a total, a
+    breakdown by one dimension, or a total filtered on one dimension — all answered by a grain.
 
     Failures by reason live in `failures` ({reason: count}); arrival time (accepted →
     delivered receipt) in the lat_* histogram buckets (≤1 s, ≤2 s, ≤3 s, ≤5 s, ≤10 s, ≤30 s,
     ≤60 s, more).
     """
 
+    class Grain(models.TextChoices):
+        ALL = "all", _("All messages")
+        CARRIER = "carrier", _("Carrier")
+        PROVINCE = "province", _("Province")
+        CHANNEL = "channel", _("Channel")
+        TEMPLATE = "template", _("Template")
+        CLASS = "class", _("Message class")
+        CAMPAIGN = "campaign", _("Campaign")
+
     hour = models.DateTimeField()
-    carrier = models.CharField(max_length=16, choices=Carrier.choices)
+    grain = models.CharField(max_length=8, choices=Grain.choices, default=Grain.ALL)
+    carrier = models.CharField(max_length=16, choices=Carrier.choices, blank=True)
     province = models.CharField(max_length=32, blank=True)
     channel_id = models.BigIntegerField(null=True)
     template_id = models.BigIntegerField(null=True)
-    message_class = models.CharField(max_length=16, choices=MessageClass.choices)
+    message_class = models.CharField(max_length=16, choices=MessageClass.choices, blank=True)
     campaign_id = models.BigIntegerField(null=True)
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
@@ -44,10 +60,13 @@ class MessageRollup(TenantOwned):
     lat_more = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["tenant", "hour"], name="rollup_tenant_hour")]
+        indexes = [
+            models.Index(fields=["tenant", "grain", "hour"], name="rollup_tenant_grain_hour"),
+            models.Index(fields=["grain", "hour"], name="rollup_grain_hour"),  # staff: every tenant
+        ]
 
     def __str__(self) -> str:
-        return f"{self.tenant_id}@{self.hour:%Y-%m-%d %H}h {self.carrier}/{self.message_class}"
+        return f"{self.tenant_id}@{self.hour:%Y-%m-%d %H}h {self.grain}"
 
 
 class RollupDirtyHour(models.Model):

@@ -5,7 +5,7 @@ period from the raw tables; `rollup_refresh` recomputes only the (tenant, hour) 
 dirty since the last run — by the pipeline's status listener, and by a sweep of the last two
 hours of accepted messages. So the incremental and the rebuilt numbers are identical by
 construction (and tested). Each recompute is one DELETE and one INSERT … SELECT per batch of
-pairs, in one transaction.
+pairs, in one transaction; GROUPING SETS write every grain (see MessageRollup) in one pass.
 """
 
 from __future__ import annotations
@@ -19,6 +19,16 @@ from django.utils import timezone
 from smsportal.enums import FailureReason
 
 DIMENSIONS = ("carrier", "province", "channel_id", "template_id", "message_class", "campaign_id")
+# The grain each dimension column's rows are stored under (see MessageRollup).
+GRAIN_OF = {
+    "carrier": "carrier",
+    "province": "province",
+    "channel_id": "channel",
+    "template_id": "template",
+    "message_class": "class",
+    "campaign_id": "campaign",
+}
+GRAINS = ("all", *GRAIN_OF.values())
 SWEEP_WINDOW = timedelta(hours=2)
 
 
@@ -29,6 +39,18 @@ def _failure_json_sql() -> str:
         for reason in FailureReason.values
     )
     return f"jsonb_strip_nulls(jsonb_build_object({parts}))"
+
+
+def _grain_sql() -> str:
+    """The grain of a grouping set, from GROUPING()'s bitmask (a bit is set for each column
+    the set leaves out; the first column is the most significant bit)."""
+    width = len(DIMENSIONS)
+    cases = " ".join(
+        f"WHEN {(1 << width) - 1 - (1 << (width - 1 - i))} THEN '{GRAIN_OF[column]}'"
+        for i, column in enumerate(DIMENSIONS)
+    )
+    grouping = ", ".join(f"m.{column}" for column in DIMENSIONS)
+    return f"CASE GROUPING({grouping}) {cases} ELSE 'all' END"
 
 
 def _latency_sql() -> str:
@@ -78,13 +100,15 @@ WITH pairs AS (
         OFFSET 0
     ) charge ON true
 ), deleted AS (
-    DELETE FROM reports_messagerollup r USING pairs p WHERE r.tenant_id = p.tenant_id AND r.hour = p.hour
+    -- Every grain named, so the (tenant, grain, hour) index finds the rows.
+    DELETE FROM reports_messagerollup r USING pairs p
+    WHERE r.tenant_id = p.tenant_id AND r.grain = ANY(ARRAY{list(GRAINS)}) AND r.hour = p.hour
 )
 INSERT INTO reports_messagerollup (
-    tenant_id, hour, {", ".join(DIMENSIONS)}, accepted, rejected, submitted, delivered, failed, expired,
+    tenant_id, hour, grain, {", ".join(DIMENSIONS)}, accepted, rejected, submitted, delivered, failed, expired,
     failures, segments, cost, lat_1, lat_2, lat_3, lat_5, lat_10, lat_30, lat_60, lat_more, created_at, updated_at)
-SELECT m.tenant_id, m.hour, m.carrier, COALESCE(m.province, ''), m.channel_id, m.template_id, m.message_class,
-       m.campaign_id,
+SELECT m.tenant_id, m.hour, {_grain_sql()}, COALESCE(m.carrier, ''), COALESCE(m.province, ''), m.channel_id,
+       m.template_id, COALESCE(m.message_class, ''), m.campaign_id,
        count(*) FILTER (WHERE m.status <> 'rejected'),
        count(*) FILTER (WHERE m.status = 'rejected'),
        count(*) FILTER (WHERE m.submitted_at IS NOT NULL),
@@ -97,7 +121,7 @@ SELECT m.tenant_id, m.hour, m.carrier, COALESCE(m.province, ''), m.channel_id, m
        {_latency_sql()},
        now(), now()
 FROM m
-GROUP BY m.tenant_id, m.hour, m.carrier, m.province, m.channel_id, m.template_id, m.message_class, m.campaign_id
+GROUP BY m.tenant_id, m.hour, GROUPING SETS ((), {", ".join(f"(m.{column})" for column in DIMENSIONS)})
 """
 
 

@@ -87,9 +87,21 @@ class Totals:
         return self.within(5)
 
 
-def _rollups(*, tenant: Tenant | None, period: Period):
+GRAIN_OF_COLUMN = {column: dimension for dimension, column in DIMENSION_FIELDS.items()}
+
+
+def _rollups(*, tenant: Tenant | None, period: Period, grain: str = MessageRollup.Grain.ALL):
     queryset = MessageRollup.objects.all() if tenant is None else MessageRollup.objects.for_tenant(tenant)
-    return queryset.filter(hour__gte=period.start, hour__lt=period.end)
+    return queryset.filter(grain=grain, hour__gte=period.start, hour__lt=period.end)
+
+
+def _filtered(*, tenant: Tenant | None, period: Period, filters: dict):
+    """The rollups answering a query filtered on (at most) one dimension: that dimension's grain."""
+    columns = {lookup.split("__")[0] for lookup in filters}
+    if len(columns) > 1:
+        raise ValueError(f"rollups answer one dimension at a time, not {sorted(columns)}")
+    grain = GRAIN_OF_COLUMN[columns.pop()] if columns else MessageRollup.Grain.ALL
+    return _rollups(tenant=tenant, period=period, grain=grain).filter(**filters)
 
 
 def _aggregates() -> dict:
@@ -107,20 +119,21 @@ def _totals(row: dict) -> Totals:
 
 
 def totals(*, tenant: Tenant | None, period: Period, **filters) -> Totals:
-    return _totals(_rollups(tenant=tenant, period=period).filter(**filters).aggregate(**_aggregates()))
+    return _totals(_filtered(tenant=tenant, period=period, filters=filters).aggregate(**_aggregates()))
 
 
 def breakdown(*, tenant: Tenant | None, period: Period, dimension: str) -> list[tuple[object, Totals]]:
     """Totals per value of a dimension (carrier, province, class, template, campaign, channel)."""
     column = DIMENSION_FIELDS[dimension]
-    rows = _rollups(tenant=tenant, period=period).values(column).annotate(**_aggregates()).order_by(column)
+    rows = _rollups(tenant=tenant, period=period, grain=dimension).values(column).annotate(**_aggregates())
+    rows = rows.order_by(column)
     result = [(row[column], _totals(row)) for row in rows]
     result.sort(key=lambda item: -item[1].accepted)
     return result
 
 
 def by_tenant(*, period: Period) -> list[tuple[int, Totals]]:
-    rows = MessageRollup.objects.filter(hour__gte=period.start, hour__lt=period.end).values("tenant_id")
+    rows = _rollups(tenant=None, period=period).values("tenant_id")
     return [(row["tenant_id"], _totals(row)) for row in rows.annotate(**_aggregates()).order_by("tenant_id")]
 
 
@@ -128,8 +141,7 @@ def by_hour_of_day(*, tenant: Tenant, period: Period, **filters) -> dict[int, To
     """Totals per local hour of day (0–23) in the tenant's time zone."""
     local_hour = ExtractHour("hour", tzinfo=ZoneInfo(tenant.timezone))
     rows = (
-        _rollups(tenant=tenant, period=period)
-        .filter(**filters)
+        _filtered(tenant=tenant, period=period, filters=filters)
         .annotate(local_hour=local_hour)
         .values("local_hour")
         .annotate(**_aggregates())
@@ -154,7 +166,7 @@ def failures(*, tenant: Tenant | None, period: Period, **filters) -> list[tuple[
     """Failure reasons ranked by count (failed, expired and rejected messages)."""
     from django.db import connection
 
-    queryset = _rollups(tenant=tenant, period=period).filter(**filters)
+    queryset = _filtered(tenant=tenant, period=period, filters=filters)
     sql, params = queryset.values("failures").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -169,7 +181,8 @@ def failures_by_template(*, tenant: Tenant, period: Period, reason: str) -> list
     """Templates ranked by how many of their messages failed for `reason`."""
     from django.db import connection
 
-    sql, params = _rollups(tenant=tenant, period=period).values("template_id", "failures").query.sql_with_params()
+    rows = _rollups(tenant=tenant, period=period, grain=MessageRollup.Grain.TEMPLATE)
+    sql, params = rows.values("template_id", "failures").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT r.template_id, sum((r.failures->>%s)::bigint) FROM ({sql}) r "
@@ -181,9 +194,10 @@ def failures_by_template(*, tenant: Tenant, period: Period, reason: str) -> list
 
 def arrival_by_class(*, tenant: Tenant | None, period: Period) -> list[dict]:
     """Per class: deliveries, share within its target (alerts 1 s, codes 3 s, notifications 5 s), p50/p95/p99."""
+    per_class = dict(breakdown(tenant=tenant, period=period, dimension="class"))
     result = []
     for message_class in MessageClass:
-        class_totals = totals(tenant=tenant, period=period, message_class=message_class)
+        class_totals = per_class.get(message_class.value, Totals())
         target = ARRIVAL_TARGET_SECONDS[message_class]
         result.append(
             {
@@ -237,7 +251,7 @@ def channel_health_series(
     if step not in ("hour", "day"):
         raise ValueError(f"unknown step {step!r}")
     rows = (
-        _rollups(tenant=None, period=period)
+        _rollups(tenant=None, period=period, grain=MessageRollup.Grain.CHANNEL)
         .filter(channel_id__isnull=False)
         .annotate(bucket=Trunc("hour", step, tzinfo=ZoneInfo(zone)))
         .values("channel_id", "bucket")

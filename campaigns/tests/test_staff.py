@@ -10,9 +10,9 @@ from django.utils import timezone
 from campaigns import selectors
 from campaigns.models import Campaign
 from compliance.models import AuditEvent
-from reports.models import MessageRollup
 from smsportal.factories import MembershipFactory, TenantFactory
 from smsportal.factories.messaging import MessageFactory
+from smsportal.factories.reports import rollup_rows
 
 BOARD = "/staff/campaigns/"
 
@@ -22,9 +22,9 @@ def campaign(tenant, name, status, **fields) -> Campaign:
 
 
 def rollup(tenant, campaign_obj, *, hour, accepted=0, submitted=0, delivered=0, failed=0, expired=0, rejected=0):
-    return MessageRollup.objects.create(
-        tenant=tenant,
-        hour=hour,
+    return rollup_rows(
+        tenant,
+        hour,
         carrier="mobile",
         message_class="marketing",
         campaign_id=campaign_obj.pk,

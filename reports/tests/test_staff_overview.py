@@ -10,11 +10,11 @@ import pytest
 from django.utils import timezone
 
 from reports import selectors
-from reports.models import MessageRollup
 from reports.selectors import Period
 from smsportal.factories import MembershipFactory, TenantFactory
 from smsportal.factories.compliance import ComplaintFactory
 from smsportal.factories.messaging import ChannelFactory
+from smsportal.factories.reports import rollup_rows
 from smsportal.factories.templates import MessageTemplateFactory, TemplateVersionFactory
 from templates.models import ReviewCase
 
@@ -25,13 +25,13 @@ def at(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), SHANGHAI)
 
 
-def rollup(tenant, hour: datetime, channel, *, delivered=0, failed=0, expired=0, lat=None, **extra) -> MessageRollup:
-    """One rollup row; `lat` maps latency bucket names (lat_1 … lat_more) to counts and
-    defaults to every delivery within 1 s."""
+def rollup(tenant, hour: datetime, channel, *, delivered=0, failed=0, expired=0, lat=None, **extra):
+    """The rollup rows of one hour's messages sharing one value per dimension; `lat` maps
+    latency bucket names (lat_1 … lat_more) to counts and defaults to every delivery within 1 s."""
     buckets = lat if lat is not None else {"lat_1": delivered}
-    return MessageRollup.objects.create(
-        tenant=tenant,
-        hour=hour,
+    return rollup_rows(
+        tenant,
+        hour,
         carrier="mobile",
         province="广东省",
         channel_id=channel.pk if channel is not None else None,
