@@ -70,6 +70,20 @@ def daily_volume(title: str, days: list[tuple[str, int, int]]) -> str:
     return _render(chart)
 
 
+def arrival_distribution(title: str, classes: list[tuple[str, list[int]]]) -> str:
+    """Per message class: the share (%) of its deliveries in each arrival-time bucket, so a
+    class whose mass sits beyond its target shows at a glance."""
+    from reports.metrics import LATENCY_BOUNDS
+
+    chart = pygal.Bar(title=str(title), x_label_rotation=0, **COMMON)
+    chart.x_labels = [f"≤{bound:g} s" for bound in LATENCY_BOUNDS] + [f">{LATENCY_BOUNDS[-1]:g} s"]
+    for label, counts in classes:
+        total = sum(counts)
+        if total:
+            chart.add(str(label), [round(count * 100 / total, 1) for count in counts])
+    return _render(chart)
+
+
 def channel_health(title: str, points: list[tuple[str, float | None, float | None]]) -> str:
     """One channel over time: delivery rate (%) on the left axis, p95 arrival time (s) on the
     right. `points` are (label, rate 0–1 or None, p95 seconds or None); gaps stay gaps."""

@@ -49,6 +49,10 @@ class MonthReport:
     campaigns: list = field(default_factory=list)  # per campaign, the same
     hours: dict = field(default_factory=dict)
     best_hours: list = field(default_factory=list)
+    hour_rows: list = field(default_factory=list)
+    campaign_failures: dict = field(default_factory=dict)  # campaign id → {reason: count}
+    failures_by_template: list = field(default_factory=list)
+    failures_by_campaign: list = field(default_factory=list)
     clicks_by_hour: dict = field(default_factory=dict)
     tiers: list = field(default_factory=list)
     complaint_rate: Decimal | None = None
@@ -232,9 +236,18 @@ def build(tenant: Tenant, first: date) -> MonthReport:
         segments={u.template_id: u.segments for u in usage},
     )
     report.campaigns = _performance(campaign_rows, names_for=lambda ids: _campaign_names(tenant, ids))
+    report.campaign_failures = selectors.failures_by(tenant=tenant, period=period, dimension="campaign")
+    report.failures_by_template = _failure_lines(
+        selectors.failures_by(tenant=tenant, period=period, dimension="template"), report.templates
+    )
+    report.failures_by_campaign = _failure_lines(report.campaign_failures, report.campaigns)
     report.hours = selectors.by_hour_of_day(tenant=tenant, period=period)
     report.clicks_by_hour = _clicks_by_hour(tenant, period)
     report.best_hours = best_hours(report.hours, report.clicks_by_hour)
+    report.hour_rows = [
+        {"hour": hour, "totals": report.hours[hour], "clicks": report.clicks_by_hour.get(hour, 0)}
+        for hour in sorted(report.hours)
+    ]
     report.tiers = _tiers(tenant, first)
     report.complaints, report.complaint_rate = _complaints(tenant, period)
     report.days = selectors.by_day(tenant=tenant, period=period, zone=tenant.timezone)
@@ -244,6 +257,28 @@ def build(tenant: Tenant, first: date) -> MonthReport:
     return report
 
 
+def _failure_lines(failures: dict, lines: list[dict], top: int = 4) -> list[dict]:
+    """The failures of each template or campaign (from `_performance` lines, which carry the id
+    and name), the worst first, with its most frequent reasons — refusals at accept included."""
+    labels = dict(FailureReason.choices)
+    result = []
+    for line in lines:
+        reasons = failures.get(line["id"])
+        if not reasons:
+            continue
+        ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+        result.append(
+            {
+                "name": line["name"],
+                "failed": sum(reasons.values()),
+                "reasons": [(labels.get(reason, reason), count) for reason, count in ranked[:top]],
+                "more": len(ranked) > top,
+            }
+        )
+    result.sort(key=lambda item: -item["failed"])
+    return result
+
+
 def _performance(rows, *, names_for, segments: dict | None = None) -> list[dict]:
     """One line per template or campaign that sent this month, busiest first: the table a
     tenant scans for the one that delivers worst or costs most."""
@@ -251,6 +286,7 @@ def _performance(rows, *, names_for, segments: dict | None = None) -> list[dict]
     names = names_for([key for key, _totals in rows])
     lines = [
         {
+            "id": key,
             "name": names.get(key, f"#{key}"),
             "sent": totals.accepted,
             "delivered": totals.delivered,
@@ -294,11 +330,7 @@ def _advice_input(tenant: Tenant, report: MonthReport, usage, campaigns) -> advi
     for campaign_id, _totals in campaigns:
         if campaign_id is None:
             continue
-        vacant = sum(
-            count
-            for reason, count in selectors.failures(tenant=tenant, period=period, campaign_id=campaign_id)
-            if reason == FailureReason.VACANT_NUMBER
-        )
+        vacant = report.campaign_failures.get(campaign_id, {}).get(FailureReason.VACANT_NUMBER, 0)
         audiences.append(
             advice_rules.AudienceQuality(names.get(campaign_id, f"#{campaign_id}"), _totals.finished, vacant)
         )

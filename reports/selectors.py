@@ -177,6 +177,26 @@ def failures(*, tenant: Tenant | None, period: Period, **filters) -> list[tuple[
         return [(key, int(count)) for key, count in cursor.fetchall()]
 
 
+def failures_by(*, tenant: Tenant, period: Period, dimension: str) -> dict[object, dict[str, int]]:
+    """Per value of a dimension (template, campaign, carrier…): its failure reasons and counts,
+    in one query."""
+    from django.db import connection
+
+    column = DIMENSION_FIELDS[dimension]
+    rows = _rollups(tenant=tenant, period=period, grain=dimension).values(column, "failures")
+    sql, params = rows.query.sql_with_params()
+    result: dict[object, dict[str, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.{column}, kv.key, sum(kv.value::bigint) FROM ({sql}) r, jsonb_each_text(r.failures) kv "
+            "GROUP BY 1, 2",
+            params,
+        )
+        for value, reason, count in cursor.fetchall():
+            result.setdefault(value, {})[reason] = int(count)
+    return result
+
+
 def failures_by_template(*, tenant: Tenant, period: Period, reason: str) -> list[tuple[int | None, int]]:
     """Templates ranked by how many of their messages failed for `reason`."""
     from django.db import connection

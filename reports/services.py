@@ -35,6 +35,9 @@ def month_charts(report: monthly.MonthReport) -> dict[str, str]:
         "days": charts.daily_volume(
             _("Messages per day"), [(d.strftime("%m-%d"), t.delivered, t.failed + t.expired) for d, t in report.days]
         ),
+        "arrival": charts.arrival_distribution(
+            _("Arrival time by message class, share of deliveries"), [(label, t.latency) for label, t in report.classes]
+        ),
     }
 
 
@@ -64,6 +67,10 @@ def quality_report_generate(*, tenant: Tenant, year: int, month: int, actor=None
                 "tenant": tenant,
                 "r": data,
                 "charts": month_charts(data),
+                "failure_tables": [
+                    (_("Template"), data.failures_by_template),
+                    (_("Campaign"), data.failures_by_campaign),
+                ],
                 "generated_at": timezone.now(),
             },
         )

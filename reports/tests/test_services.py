@@ -121,3 +121,25 @@ def test_monthly_report_has_a_line_per_template_and_campaign(tenant, october_tra
     assert (by_name["双十一"]["sent"], by_name["双十一"]["failed"]) == (100, 5)
     [line] = report.campaigns
     assert (line["name"], line["sent"], line["delivered"]) == ("双十一会员日", 100, 95)
+    # Where the failures come from: all 20 vacant numbers, split by template and campaign.
+    by_template = {line["name"]: line for line in report.failures_by_template}
+    assert by_template["登录验证码"]["failed"] == 15
+    assert [(str(label), count) for label, count in by_template["登录验证码"]["reasons"]] == [("空号", 15)]
+    assert [(line["name"], line["failed"]) for line in report.failures_by_campaign] == [("双十一会员日", 5)]
+
+
+def test_monthly_pdf_details_days_hours_and_failure_sources(tenant, october_traffic):
+    from reports.services import quality_report_generate
+    from smsportal.factories.templates import approved_template
+
+    code = approved_template(tenant=tenant, name="登录验证码")
+    Message.objects.filter(tenant=tenant).update(template=code)
+    rollup_rebuild(start=OCTOBER - timedelta(days=10), end=OCTOBER + timedelta(days=25), tenant_ids=[tenant.id])
+
+    text = pdf_text(quality_report_generate(tenant=tenant, year=2026, month=10).pdf.read())
+    assert "按小时的送达率与到达时间" in text
+    assert "10-10" in text  # the day's own line in the daily table
+    # 400 messages from 10:00 Shanghai, one a minute: 60 in each of 10:00 … 15:00, 40 at 16:00.
+    assert "16:00" in text and "40" in text
+    assert "按模板和活动的失败原因" in text
+    assert "空号 20" in text  # the template's failures, by reason
