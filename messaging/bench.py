@@ -140,10 +140,16 @@ def receipts_rate(size: dict, progress) -> Figure:
     def applier() -> None:  # as the bulk lane's receipt threads run
         from django.db import connection as own
 
-        applied = 0
+        from messaging.lanes import STATISTICS_EVERY
+        from smsportal.tablestats import stale_tables_analyze
+
+        applied, checked = 0, 0.0
         try:
             while consumed := receipts_apply_batch(limit=5000):
                 applied += consumed
+                if time.monotonic() - checked >= STATISTICS_EVERY:  # as the bulk lane's main loop does
+                    checked = time.monotonic()
+                    stale_tables_analyze()
         finally:
             applied_by_thread.append(applied)
             own.close()

@@ -3,8 +3,10 @@ loop is started and kept alive: messaging/tasks.py).
 
 Each pass: dispatch until the lane's queue is empty, then one batch of the simulated
 carrier's due events and one batch of raw receipts; every 5 s also expiries and lease
-recovery. Idle → sleep 50 ms. The urgent loop takes small receipt batches so that it comes
-back to its own queue quickly.
+recovery; every second, in the bulk lane, statistics for tables that grew fast
+(smsportal/tablestats).
+Idle → sleep 50 ms. The urgent loop takes small receipt batches so that it comes back to its
+own queue quickly.
 
 The bulk loop applies receipts in another thread of the same process (its own database
 connection): dispatching and applying receipts then overlap — one waits on PostgreSQL while
@@ -25,10 +27,12 @@ from messaging.adapters.simulated import simulated_events_release
 from messaging.dispatch import lane_dispatch_batch, leases_recover
 from messaging.receipts import messages_expire, receipts_apply_batch
 from messaging.routing import RateGate
+from smsportal.tablestats import stale_tables_analyze
 
 logger = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 5.0  # seconds between expiry / lease-recovery sweeps
+STATISTICS_EVERY = 1.0  # seconds between checks for tables that grew fast (one catalog query)
 # The urgent loop only takes small receipt batches, so its own queue is never far away.
 RECEIPT_BATCH = {"urgent": 200, "bulk": 5000}
 RECEIPT_THREADS = 1  # in the bulk loop; two contended on the account and message locks (measured 3× slower)
@@ -92,12 +96,17 @@ def lane_loop(lane: str, *, seconds: float, idle_sleep: float = 0.05) -> None:
             thread.start()
             receipts_threads.append(thread)
 
+    last_statistics = 0.0
+
     def one_pass() -> int:
-        nonlocal last_housekeeping
+        nonlocal last_housekeeping, last_statistics
         now = time.monotonic()
         housekeeping = now - last_housekeeping >= HOUSEKEEPING_EVERY
         if housekeeping:
             last_housekeeping = now
+        if lane == "bulk" and now - last_statistics >= STATISTICS_EVERY:
+            last_statistics = now
+            stale_tables_analyze()
         return lane_pass(lane, gate, housekeeping=housekeeping, receipts=not receipts_threads)
 
     try:

@@ -116,7 +116,7 @@ WITH batch AS (
     FROM agg a JOIN locked l ON l.id = a.mid
     WHERE m.id = a.mid AND m.status NOT IN ('delivered', 'failed', 'expired', 'rejected')
     RETURNING m.id, m.tenant_id, m.status, m.failure_reason, m.segments, m.message_class, m.channel_id,
-              m.submitted_at, m.done_at
+              (extract(epoch FROM m.done_at - m.submitted_at) * 1000)::bigint, m.done_at
 )
 SELECT u.*, (SELECT count(*) FROM batch) FROM upd u
 UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM batch)
@@ -140,23 +140,24 @@ def _settle(finals: list[tuple], *, now) -> None:
     """Money, counters and events for messages that just reached a final status."""
     if not finals:
         return
-    captures, releases, counters = [], [], []
+    captures, releases = [], []
+    per_channel: dict[int, dict[str, int]] = {}  # this minute's counters, summed here, not per message
     changes: events.StatusChanges = {}
-    for message_id, tenant_id, status, reason, segments, message_class, channel_id, submitted_at, done_at, *_ in finals:
+    for message_id, tenant_id, status, reason, segments, message_class, channel_id, latency_ms, done_at, *_ in finals:
         if status == "delivered":
             captures.append((tenant_id, message_id, segments, message_class, done_at))
         else:
             releases.append((tenant_id, message_id))
         changes.setdefault(tenant_id, []).append((message_id, status, reason or ""))
         if channel_id:
-            counts = {"delivered": 1} if status == "delivered" else {status: 1}
-            if status == "delivered" and submitted_at and done_at:
-                counts["latency_ms_sum"] = max(0, int((done_at - submitted_at).total_seconds() * 1000))
-                counts["latency_count"] = 1
-            counters.append((channel_id, now, counts))
+            counts = per_channel.setdefault(channel_id, {"delivered": 0, "latency_ms_sum": 0, "latency_count": 0})
+            counts[status] = counts.get(status, 0) + 1
+            if status == "delivered" and latency_ms is not None:
+                counts["latency_ms_sum"] += max(0, latency_ms)
+                counts["latency_count"] += 1
     money.capture(captures)
     money.release(releases)
-    channel_minutes_add(counters)
+    channel_minutes_add([(channel_id, now, counts) for channel_id, counts in per_channel.items()])
     transaction.on_commit(lambda: events.emit_status_changes(changes))
 
 
@@ -175,7 +176,7 @@ def messages_expire(*, now=None, limit: int = 5000) -> int:
                       AND m2.submitted_at < %(now)s - c.receipt_timeout_seconds * interval '1 second'
                     LIMIT %(limit)s FOR UPDATE OF m2 SKIP LOCKED)
                 RETURNING m.id, m.tenant_id, m.status, m.failure_reason, m.segments, m.message_class, m.channel_id,
-                          m.submitted_at, m.done_at
+                          NULL, m.done_at
                 """,
                 {"now": now, "limit": limit},
             )
