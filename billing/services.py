@@ -44,6 +44,7 @@ from billing.pricing import money
 from compliance.audit import audit_record
 from smsportal.enums import MessageClass
 from smsportal.errors import Conflict, Forbidden, NotFound, PaymentRequired, ServiceError, Unprocessable
+from smsportal.sqlarrays import int_array
 from tenants.models import Tenant
 
 PRICEABLE_CLASSES = {*MessageClass.values, RICH}
@@ -126,12 +127,6 @@ def _queue_low_balance_alert(tenant_id: int) -> None:
     async_task("billing.tasks.low_balance_alert_send", tenant_id, cluster="bulk")
 
 
-def _ints(values) -> str:
-    """A PostgreSQL array literal of integers: one text parameter instead of thousands of
-    adapted elements (psycopg's per-element array quoting dominated big batches)."""
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
 def _insert_entries(kind: str, rows: list[tuple]) -> list[tuple[int, int, Decimal, int | None]]:
     """Multi-row INSERT of message entries, skipping (tenant, message, kind) already present.
     rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing list|None).
@@ -166,7 +161,7 @@ def _existing(kinds: list[str], pairs: list[tuple[int, int]]) -> set[tuple[int, 
             """SELECT e.tenant_id, e.message_id FROM unnest(%s::bigint[], %s::bigint[]) AS p(t, m)
                 CROSS JOIN LATERAL (SELECT tenant_id, message_id FROM billing_ledgerentry
                                     WHERE tenant_id = p.t AND message_id = p.m AND kind = ANY(%s) OFFSET 0) e""",
-            [_ints(p[0] for p in pairs), _ints(p[1] for p in pairs), list(kinds)],
+            [int_array(p[0] for p in pairs), int_array(p[1] for p in pairs), list(kinds)],
         )
         return set(cursor.fetchall())
 
@@ -189,7 +184,7 @@ def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[
                                     WHERE tenant_id = p.t AND message_id = p.m AND kind = 'reserve' OFFSET 0) r
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount""",
-            [at, _ints(p[0] for p in pairs), _ints(p[1] for p in pairs)],
+            [at, int_array(p[0] for p in pairs), int_array(p[1] for p in pairs)],
         )
         return cursor.fetchall()
 

@@ -27,6 +27,7 @@ from messaging.adapters.base import SubmitResult, get_adapter
 from messaging.models import Channel
 from messaging.routing import RateGate, Router
 from smsportal.enums import FailureReason
+from smsportal.sqlarrays import int_array, text_array
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ def claim_routed(lane: str, limit: int, now=None) -> tuple[list[Claimed], Router
             ids.append(message.id)
             channel_ids.append(choice.channel.pk if choice.channel is not None else None)
             reasons.append(choice.reason[:200])
-        cursor.execute(CLAIM_ROUTED_UPDATE, [now + LEASE, now, ids, channel_ids, reasons])
+        cursor.execute(
+            CLAIM_ROUTED_UPDATE, [now + LEASE, now, int_array(ids), int_array(channel_ids), text_array(reasons)]
+        )
     return claimed, router
 
 
@@ -332,7 +335,15 @@ def _record(outcome: Outcome, now) -> None:
                      AS v(id, channel_id, ref, reason, tried)
                 WHERE m.id = v.id AND m.status <> 'queued'
                 """,
-                [now, now, list(ids), list(chans), list(refs), [r[:200] for r in reasons], list(tried)],
+                [
+                    now,
+                    now,
+                    int_array(ids),
+                    int_array(chans),
+                    text_array(refs),
+                    text_array(r[:200] for r in reasons),
+                    text_array(tried),
+                ],
             )
         if outcome.requeued:
             ids, delays, whys = zip(*outcome.requeued, strict=True)
@@ -363,7 +374,14 @@ def messages_fail(failed: list[tuple[int, str, str, str]], *, now=None) -> int:
                 WHERE m.id = v.id AND m.status IN ('queued', 'submitting', 'submitted')
                 RETURNING m.id, m.tenant_id, m.failure_reason
                 """,
-                [now, now, list(ids), [str(r) for r in reasons], [r[:64] for r in raws], [d[:300] for d in details]],
+                [
+                    now,
+                    now,
+                    int_array(ids),
+                    text_array(reasons),
+                    text_array(r[:64] for r in raws),
+                    text_array(d[:300] for d in details),
+                ],
             )
             rows = cursor.fetchall()
         money.release([(tenant_id, message_id) for message_id, tenant_id, _ in rows])

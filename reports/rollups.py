@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from smsportal.enums import FailureReason
+from smsportal.sqlarrays import int_array
 
 DIMENSIONS = ("carrier", "province", "channel_id", "template_id", "message_class", "campaign_id")
 # The grain each dimension column's rows are stored under (see MessageRollup).
@@ -189,7 +190,7 @@ def mark_messages_dirty(message_ids_by_tenant: dict[int, list[int]]) -> None:
                CROSS JOIN LATERAL (SELECT tenant_id, accepted_at FROM messaging_message
                                    WHERE id = x.id AND tenant_id = x.tenant_id OFFSET 0) m
                ON CONFLICT DO NOTHING""",
-            [tenant_ids, message_ids],
+            [int_array(tenant_ids), int_array(message_ids)],
         )
 
 
