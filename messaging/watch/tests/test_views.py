@@ -18,6 +18,7 @@ def http_channel(db):
 
 def test_health_page_shows_channels_breaker_queues_and_sparklines(staff_client, http_channel):
     busy = ChannelFactory(name="联通-备用", breaker_state="open")
+    smpp = ChannelFactory(name="smpp-直连", adapter="smpp", settings={"host": "127.0.0.1", "port": 2775})
     now = timezone.now()
     ChannelMinute.objects.create(channel=busy, minute=now.replace(second=0, microsecond=0), delivered=99, failed=1)
     watch_run(now=now)
@@ -28,6 +29,8 @@ def test_health_page_shows_channels_breaker_queues_and_sparklines(staff_client, 
     assert "联通-备用" in html and "http-provider" in html
     assert "<svg" in html  # sparklines, server-rendered
     assert reverse("messaging_staff:channel_codes", args=[http_channel.pk]) in html
+    assert reverse("messaging_staff:channel_codes", args=[smpp.pk]) in html  # receipt codes map for SMPP too
+    assert reverse("messaging_staff:channel_codes", args=[busy.pk]) not in html  # the simulator's codes are ours
     partial = staff_client.get(reverse("messaging_staff:health"), HTTP_HX_REQUEST="true")
     assert partial.status_code == 200 and "<html" not in partial.content.decode()
 

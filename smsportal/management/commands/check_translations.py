@@ -1,4 +1,4 @@
-"""Fails when a Simplified Chinese catalogue has untranslated or fuzzy entries.
+"""Fails when a Simplified Chinese catalogue has untranslated, fuzzy or unreviewed entries.
 
 Runs `makemessages` into a scratch copy first so strings added in code but missing from
 the catalogues are caught too.
@@ -14,24 +14,33 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-ENTRY = re.compile(
-    r'(?:^#, (?P<flags>.*)\n)?(?:^#.*\n)*^msgid (?P<msgid>(?:".*"\n)+)'
-    r'(?:^msgid_plural .*\n(?:".*"\n)*)?(?P<strs>(?:^msgstr.*\n(?:".*"\n)*)+)',
-    re.M,
-)
+
+def _entries(po_text: str):
+    """(comment lines, msgid, msgstr values) per entry; entries are separated by blank lines."""
+    for block in re.split(r"\n\s*\n", po_text):
+        lines = block.strip("\n").split("\n")
+        comments = [line for line in lines if line.startswith("#")]
+        body = "\n".join(line for line in lines if not line.startswith("#")) + "\n"
+        msgid = re.search(r'^msgid ((?:".*"\n)+)', body, re.M)
+        if msgid is None:
+            continue
+        values = re.findall(r'^msgstr(?:\[\d+\])? ((?:".*"\n)+)', body, re.M)
+        yield comments, "".join(re.findall(r'"(.*)"', msgid.group(1))), values
 
 
 def problems_in(po_text: str) -> list[str]:
+    """Untranslated and fuzzy entries, and entries still carrying a fuzzy match's previous
+    msgid (`#| msgid`): their translation was suggested for another text and never reviewed
+    (how "Sensitive words" came to read "敏感词已保存。")."""
     found = []
-    for match in ENTRY.finditer(po_text + "\n"):
-        msgid = "".join(re.findall(r'"(.*)"', match["msgid"]))
+    for comments, msgid, values in _entries(po_text):
         if not msgid:
             continue
-        if match["flags"] and "fuzzy" in match["flags"]:
+        if any(line.startswith("#,") and "fuzzy" in line for line in comments):
             found.append(f"fuzzy: {msgid[:70]}")
-            continue
-        values = re.findall(r'^msgstr(?:\[\d+\])? ((?:".*"\n)+)', match["strs"], re.M)
-        if any(not "".join(re.findall(r'"(.*)"', v)) for v in values):
+        elif any(line.startswith("#|") for line in comments):
+            found.append(f"unreviewed fuzzy match: {msgid[:70]}")
+        elif any(not "".join(re.findall(r'"(.*)"', v)) for v in values):
             found.append(f"untranslated: {msgid[:70]}")
     return found
 
