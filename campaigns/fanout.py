@@ -450,6 +450,15 @@ def _prepare_transaction() -> None:
         )
 
 
+def _reserve_queued(tenant) -> None:
+    """Reserve the money for the messages this transaction's chunk queued (pg_temp.fanout_queued)."""
+    from billing.services import ledger_reserve_new_messages
+
+    ledger_reserve_new_messages(
+        tenant=tenant, source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued"
+    )
+
+
 def _pause_for_balance(campaign: Campaign, error: PaymentRequired) -> None:
     Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
         status=Campaign.Status.PAUSED,
@@ -462,7 +471,6 @@ def _pause_for_balance(campaign: Campaign, error: PaymentRequired) -> None:
 
 def campaign_fanout_run(*, campaign_id: int) -> int:
     """Turn the campaign's remaining recipients into messages; returns how many were queued."""
-    from billing.services import ledger_reserve_new_messages
     from templates.models import TemplateVersion
 
     campaign = Campaign.objects.select_related("tenant").get(pk=campaign_id)
@@ -490,10 +498,7 @@ def campaign_fanout_run(*, campaign_id: int) -> int:
                     locked.save(update_fields=["fanout_status", "updated_at"])
                     return queued_total
                 if queued:
-                    ledger_reserve_new_messages(
-                        tenant=tenant,
-                        source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued",
-                    )
+                    _reserve_queued(tenant)
                 pacer.advance(queued)
                 locked.fanout_cursor = last
                 locked.queued_count += queued
@@ -575,7 +580,6 @@ def _fanout_parallel(campaign: Campaign, *, version, renderer: Renderer, pacer: 
     the money, moving the cursor, committing — runs in chunk order (_Turns). Only for
     campaigns without a rate cap: their messages all get the same send time, so a chunk
     needs nothing from the chunks before it."""
-    from billing.services import ledger_reserve_new_messages
 
     turns = _Turns(start=campaign.fanout_cursor)
 
@@ -594,10 +598,7 @@ def _fanout_parallel(campaign: Campaign, *, version, renderer: Renderer, pacer: 
                     )
                     turns.wait_turn(number)
                     if queued:
-                        ledger_reserve_new_messages(
-                            tenant=campaign.tenant,
-                            source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued",
-                        )
+                        _reserve_queued(campaign.tenant)
                     moved = Campaign.objects.filter(
                         pk=campaign.pk, status=Campaign.Status.RUNNING, fanout_cursor=after
                     ).update(

@@ -210,11 +210,9 @@ def build(tenant: Tenant, first: date) -> MonthReport:
         for value, totals in selectors.breakdown(tenant=tenant, period=period, dimension="province")
     ]
     class_labels = dict(MessageClass.choices)
-    report.classes = [
-        (class_labels.get(value, value), totals)
-        for value, totals in selectors.breakdown(tenant=tenant, period=period, dimension="class")
-    ]
-    report.arrival = selectors.arrival_by_class(tenant=tenant, period=period)
+    class_rows = selectors.breakdown(tenant=tenant, period=period, dimension="class")
+    report.classes = [(class_labels.get(value, value), totals) for value, totals in class_rows]
+    report.arrival = selectors.arrival_by_class(tenant=tenant, period=period, per_class=dict(class_rows))
     reason_labels = dict(FailureReason.choices)
     report.failures = [
         {
@@ -324,7 +322,7 @@ def _advice_input(tenant: Tenant, report: MonthReport, usage, campaigns) -> advi
     from billing.pricing import unit_price
 
     period = report.period
-    failures = dict(selectors.failures(tenant=tenant, period=period))
+    failures = {line["reason"]: line["count"] for line in report.failures}
     names = _campaign_names(tenant, [campaign_id for campaign_id, _t in campaigns])
     audiences = []
     for campaign_id, _totals in campaigns:

@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, ExtractHour
 
 from reports.metrics import LATENCY_FIELDS, percentile, rate, share_within
 from reports.models import MessageRollup
+from reports.rollups import GRAIN_OF
 from smsportal.enums import ARRIVAL_TARGET_SECONDS, MessageClass
 from tenants.models import Tenant
 
@@ -87,9 +88,6 @@ class Totals:
         return self.within(5)
 
 
-GRAIN_OF_COLUMN = {column: dimension for dimension, column in DIMENSION_FIELDS.items()}
-
-
 def _rollups(*, tenant: Tenant | None, period: Period, grain: str = MessageRollup.Grain.ALL):
     queryset = MessageRollup.objects.all() if tenant is None else MessageRollup.objects.for_tenant(tenant)
     return queryset.filter(grain=grain, hour__gte=period.start, hour__lt=period.end)
@@ -100,7 +98,7 @@ def _filtered(*, tenant: Tenant | None, period: Period, filters: dict):
     columns = {lookup.split("__")[0] for lookup in filters}
     if len(columns) > 1:
         raise ValueError(f"rollups answer one dimension at a time, not {sorted(columns)}")
-    grain = GRAIN_OF_COLUMN[columns.pop()] if columns else MessageRollup.Grain.ALL
+    grain = GRAIN_OF[columns.pop()] if columns else MessageRollup.Grain.ALL
     return _rollups(tenant=tenant, period=period, grain=grain).filter(**filters)
 
 
@@ -212,9 +210,11 @@ def failures_by_template(*, tenant: Tenant, period: Period, reason: str) -> list
         return [(template_id, int(count)) for template_id, count in cursor.fetchall()]
 
 
-def arrival_by_class(*, tenant: Tenant | None, period: Period) -> list[dict]:
-    """Per class: deliveries, share within its target (alerts 1 s, codes 3 s, notifications 5 s), p50/p95/p99."""
-    per_class = dict(breakdown(tenant=tenant, period=period, dimension="class"))
+def arrival_by_class(*, tenant: Tenant | None, period: Period, per_class: dict | None = None) -> list[dict]:
+    """Per class: deliveries, share within its target (alerts 1 s, codes 3 s, notifications 5 s),
+    p50/p95/p99. `per_class`: the period's breakdown by class, when the caller has it already."""
+    if per_class is None:
+        per_class = dict(breakdown(tenant=tenant, period=period, dimension="class"))
     result = []
     for message_class in MessageClass:
         class_totals = per_class.get(message_class.value, Totals())

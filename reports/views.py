@@ -46,11 +46,13 @@ def _labels(tenant, dimension: str, values) -> dict:
 
 def _dashboard_data(tenant, period: Period) -> dict:
     total = selectors.totals(tenant=tenant, period=period)
-    tables = {}
+    tables, by_class = {}, {}
     for dimension in ("carrier", "province", "class", "template", "campaign"):
         rows = selectors.breakdown(tenant=tenant, period=period, dimension=dimension)
         labels = _labels(tenant, dimension, [value for value, _t in rows])
         tables[dimension] = [(labels.get(value, value) or "—", t) for value, t in rows]
+        if dimension == "class":
+            by_class = dict(rows)
     hours = selectors.by_hour_of_day(tenant=tenant, period=period)
     reason_labels = dict(FailureReason.choices)
     from reports.explanations import explain
@@ -66,7 +68,7 @@ def _dashboard_data(tenant, period: Period) -> dict:
         "total": total,
         "tables": tables,
         "hours": [(h, hours.get(h), clicks.get(h, 0)) for h in range(24)],
-        "arrival": selectors.arrival_by_class(tenant=tenant, period=period),
+        "arrival": selectors.arrival_by_class(tenant=tenant, period=period, per_class=by_class),
         "failures": failures,
         "clicks_total": sum(clicks.values()),
         "charts": {

@@ -8,14 +8,20 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaigns import fanout, services
+from campaigns import fanout
 from campaigns.links import code_for, code_sql, recipient_id_from_code
 from campaigns.models import CampaignRecipient
 from campaigns.schedule import Pacer, SendWindow
 from messaging.models import Message
 from smsportal.enums import MessageClass
 from smsportal.errors import PaymentRequired
-from smsportal.factories.campaigns import ContactListFactory, add_contacts, grant_consent, marketing_template
+from smsportal.factories.campaigns import (
+    ContactListFactory,
+    add_contacts,
+    grant_consent,
+    marketing_template,
+    started_campaign,
+)
 from smsportal.factories.compliance import (
     ConsentRecordFactory,
     PlatformSuppressionFactory,
@@ -124,29 +130,12 @@ def odd_members(tenant):
     return contact_list
 
 
-def _started_campaign(member, template, contact_list, **options):
-    campaign = services.campaign_save(
-        tenant=member.tenant,
-        actor=member.user,
-        name="双11",
-        template_id=template.pk,
-        list_ids=[contact_list.pk],
-        link_variable="link",
-        link_url="https://hm.example.cn/double11",
-        respect_quiet_hours=False,
-        **options,
-    )
-    review = services.campaign_review(tenant=member.tenant, actor=member.user, campaign=campaign)
-    services.campaign_start(tenant=member.tenant, actor=member.user, campaign=campaign)
-    return campaign, review
-
-
 def test_sql_rendering_matches_python_rendering_row_for_row(member, odd_members, monkeypatch):
     from templates.selectors import template_for_sending
 
     template = marketing_template(member.tenant)
     monkeypatch.setattr(fanout, "CHUNK", 4)  # several chunks, each mixing SQL and Python rows
-    campaign, review = _started_campaign(member, template, odd_members)
+    campaign, review = started_campaign(member, template, odd_members)
     assert fanout.campaign_fanout_run(campaign_id=campaign.pk) == review["messages"] == 8
     renderer = fanout.Renderer(
         campaign=campaign, version=template_for_sending(tenant=member.tenant, template_id=template.pk)
@@ -170,7 +159,7 @@ def test_a_template_sql_cannot_count_goes_through_python(member, odd_members):
     template = marketing_template(
         member.tenant, body="Hi ${name}, ${points} points: https://hm.example.cn/${link} reply T to stop"
     )
-    campaign, review = _started_campaign(member, template, odd_members)
+    campaign, review = started_campaign(member, template, odd_members)
     assert fanout.campaign_fanout_run(campaign_id=campaign.pk) == review["messages"]
     body = Message.objects.filter(campaign_id=campaign.pk, number="+8613800000001").get().body
     assert body.startswith("【") and "Hi 会员1, 120 points" in body
@@ -178,7 +167,7 @@ def test_a_template_sql_cannot_count_goes_through_python(member, odd_members):
 
 def test_rate_cap_paces_across_chunks_and_statements_like_the_pacer(member, odd_members, monkeypatch):
     monkeypatch.setattr(fanout, "CHUNK", 3)
-    campaign, _review = _started_campaign(member, marketing_template(member.tenant), odd_members, rate_per_minute=60)
+    campaign, _review = started_campaign(member, marketing_template(member.tenant), odd_members, rate_per_minute=60)
     fanout.campaign_fanout_run(campaign_id=campaign.pk)
     times = sorted(Message.objects.filter(campaign_id=campaign.pk).values_list("send_at", flat=True))
     assert [later - earlier for earlier, later in itertools.pairwise(times)] == [dt.timedelta(seconds=1)] * 7

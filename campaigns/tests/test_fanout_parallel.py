@@ -11,11 +11,17 @@ from django.db import connection
 from billing.models import Account, LedgerEntry
 from billing.pricing import prices_in_force
 from billing.services import account_adjust
-from campaigns import fanout, services
+from campaigns import fanout
 from campaigns.models import Campaign, CampaignRecipient
 from messaging.models import Message
 from smsportal.factories import UserFactory
-from smsportal.factories.campaigns import ContactListFactory, add_contacts, grant_consent, marketing_template
+from smsportal.factories.campaigns import (
+    ContactListFactory,
+    add_contacts,
+    grant_consent,
+    marketing_template,
+    started_campaign,
+)
 
 
 @pytest.fixture
@@ -28,19 +34,7 @@ def audience(transactional_db, tenant):
 
 
 def _start(member, contact_list):
-    template = marketing_template(member.tenant)
-    campaign = services.campaign_save(
-        tenant=member.tenant,
-        actor=member.user,
-        name="双11",
-        template_id=template.pk,
-        list_ids=[contact_list.pk],
-        link_variable="link",
-        link_url="https://hm.example.cn/double11",
-        respect_quiet_hours=False,
-    )
-    review = services.campaign_review(tenant=member.tenant, actor=member.user, campaign=campaign)
-    services.campaign_start(tenant=member.tenant, actor=member.user, campaign=campaign)
+    campaign, review = started_campaign(member, marketing_template(member.tenant), contact_list)
     campaign.segments_each = review["segments"] // review["messages"]  # the same text length for all
     return campaign
 

@@ -73,3 +73,24 @@ def grant_consent(tenant, numbers: list[str]) -> None:
 
     for raw in numbers:
         ConsentRecordFactory(tenant=tenant, number=normalize(raw).e164)
+
+
+def started_campaign(member, template, contact_list, **options):
+    """A campaign on `contact_list` with a tracked link, reviewed and started by `member`
+    (the product's own services); returns (campaign, the review)."""
+    from campaigns import services
+
+    campaign = services.campaign_save(
+        tenant=member.tenant,
+        actor=member.user,
+        name="双11",
+        template_id=template.pk,
+        list_ids=[contact_list.pk],
+        link_variable="link",
+        link_url="https://hm.example.cn/double11",
+        respect_quiet_hours=False,
+        **options,
+    )
+    review = services.campaign_review(tenant=member.tenant, actor=member.user, campaign=campaign)
+    services.campaign_start(tenant=member.tenant, actor=member.user, campaign=campaign)
+    return campaign, review
