@@ -252,77 +252,125 @@ def ledger_reserve_batch(
         return -total
 
 
-def ledger_reserve_new_messages(*, tenant, source_sql: str, params: list | tuple = ()) -> tuple[int, Decimal]:
+# One statement: lock the account, price the messages, book them only if the balance covers
+# them all, move balance and reserved, and flag a low-balance crossing. An accept is one
+# round trip of billing, and a refusal writes nothing (no savepoint to roll back).
+_RESERVE_NEW_SQL = """
+WITH acct AS MATERIALIZED (
+        SELECT balance, credit_limit, low_balance_alerted_at IS NOT NULL AS alerted
+          FROM billing_account WHERE tenant_id = %(tenant)s FOR UPDATE),
+     src AS MATERIALIZED (
+        SELECT {distinct} s.*, %(tenant)s::bigint AS tenant_id FROM ({source}) s(message_id, segments, message_class)
+        {unbooked}),
+     priced AS (
+        SELECT s.tenant_id, s.message_id, s.segments, s.message_class,
+               CASE WHEN s.message_class = %(rich)s THEN p.unit ELSE p.unit * greatest(s.segments, 0) END AS amount
+          FROM src AS s
+          JOIN unnest(%(classes)s::text[], %(units)s::numeric[]) AS p(message_class, unit)
+            ON p.message_class = s.message_class),
+     need AS (SELECT coalesce(sum(amount), 0) AS total FROM priced),
+     unpriced AS (SELECT coalesce(s.message_class, '') AS message_class FROM src s
+                   WHERE s.message_class <> ALL(%(classes)s::text[]) OR s.message_class IS NULL LIMIT 1),
+     ok AS (SELECT (need.total = 0 OR need.total <= acct.balance + acct.credit_limit)
+                   AND NOT EXISTS (SELECT 1 FROM unpriced) AS fits
+              FROM need, acct),
+     ins AS (
+        INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at, message_class,
+                                         segments, pricing, reference, reason, created_at, updated_at)
+        SELECT q.tenant_id, %(kind)s, q.message_id, -q.amount, now(), q.message_class, q.segments, NULL,
+               '', '', now(), now()
+          FROM priced q WHERE (SELECT fits FROM ok)
+        ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
+        RETURNING amount),
+     booked AS (SELECT count(*) AS n, coalesce(sum(amount), 0) AS total FROM ins),
+     upd AS (
+        UPDATE billing_account AS a
+           SET balance = a.balance + booked.total, reserved = a.reserved - booked.total, updated_at = now(),
+               low_balance_alerted_at = CASE
+                   WHEN a.low_balance_threshold IS NULL OR a.balance + booked.total >= a.low_balance_threshold
+                   THEN NULL
+                   ELSE coalesce(a.low_balance_alerted_at, now()) END
+          FROM booked
+         WHERE a.tenant_id = %(tenant)s AND booked.n > 0
+        RETURNING a.low_balance_alerted_at IS NOT NULL AS alerted)
+SELECT (SELECT fits FROM ok), (SELECT total FROM need), (SELECT balance + credit_limit FROM acct),
+       booked.n, booked.total,
+       coalesce((SELECT alerted FROM upd), FALSE) AND NOT (SELECT alerted FROM acct),
+       (SELECT message_class FROM unpriced)
+  FROM booked"""
+
+
+def ledger_reserve_new_messages(
+    *,
+    tenant,
+    source_sql: str,
+    params: list | tuple = (),
+    prices: pricing.PlanPrices | None = None,
+    fresh: bool = False,
+) -> tuple[int, Decimal]:
     """ledger_reserve_batch for messages created in the current transaction, given as SQL and
-    priced and booked in SQL, so a bulk accept (a campaign fan-out) never ships its messages
+    priced and booked in SQL (one statement), so an accept never ships its messages' money
     through Python.
 
-    `source_sql` is a SELECT yielding (message_id, segments, message_class). Same semantics as
-    ledger_reserve_batch: reserve_price × segments (one reserve price for a rich message) per
-    message, one reserve entry each (a message already reserved is skipped: the ledger's
-    unique key), the account's balance and reserved move together, and all or nothing: when
-    balance + credit limit does not cover the total, raises PaymentRequired
-    ("insufficient_balance", with `.shortfall`) and nothing is reserved (the entries are
-    inserted inside a savepoint that the error rolls back). Unlike ledger_reserve_batch it
-    does not look for captures or releases: messages this transaction created cannot have
-    any yet — and probing the ledger from the INSERT that grows it is exactly the plan a
-    stale-statistics planner turns quadratic. Returns (messages reserved now, amount).
+    `source_sql` is a SELECT yielding (message_id, segments, message_class), with `%s`
+    placeholders for `params`. Same semantics as ledger_reserve_batch: reserve_price ×
+    segments (one reserve price for a rich message) per message, one reserve entry each (a
+    message already reserved is skipped: the ledger's unique key), the account's balance and
+    reserved move together, and all or nothing: when balance + credit limit does not cover
+    the total, raises PaymentRequired ("insufficient_balance", with `.shortfall`) and nothing
+    is booked. Unlike ledger_reserve_batch it does not look for captures or releases:
+    messages this transaction created cannot have any yet — and probing the ledger from the
+    INSERT that grows it is exactly the plan a stale-statistics planner turns quadratic.
+    `prices`: the tenant's prices in force today, when the caller has them already.
+    fresh=True: the caller vouches that the messages are distinct and were created in this
+    transaction (nothing can be booked for them yet), so the lookup is skipped.
+    Returns (messages reserved now, amount).
     """
-    with transaction.atomic():
-        locked = _lock_accounts([tenant.pk])[tenant.pk]
-        prices = pricing.prices_in_force(tenant=tenant)
-        classes = sorted(PRICEABLE_CLASSES)
-        units = [prices.highest_price(message_class) for message_class in classes]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""WITH src AS MATERIALIZED (
-                            SELECT s.*, %s::bigint AS tenant_id
-                              FROM ({source_sql}) s(message_id, segments, message_class)),
-                        priced AS (
-                            SELECT s.tenant_id, s.message_id, s.segments, s.message_class,
-                                   CASE WHEN s.message_class = %s THEN p.unit
-                                        ELSE p.unit * greatest(s.segments, 0) END AS amount
-                              FROM src AS s
-                              JOIN unnest(%s::text[], %s::numeric[]) AS p(message_class, unit)
-                                ON p.message_class = s.message_class),
-                        ins AS (
-                            INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at,
-                                                             message_class, segments, pricing, reference, reason,
-                                                             created_at, updated_at)
-                            SELECT q.tenant_id, %s, q.message_id, -q.amount, now(), q.message_class, q.segments, NULL,
-                                   '', '', now(), now()
-                              FROM priced q
-                            ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
-                            RETURNING amount)
-                   SELECT (SELECT coalesce(s.message_class, '') FROM src s
-                            WHERE s.message_class <> ALL(%s::text[]) OR s.message_class IS NULL LIMIT 1),
-                          (SELECT count(*) FROM ins), (SELECT coalesce(sum(amount), 0) FROM ins)""",  # noqa: S608
-                [
-                    tenant.pk,
-                    *params,
-                    RICH,
-                    classes,
-                    units,
-                    LedgerKind.RESERVE.value,
-                    classes,
-                ],
-            )
-            unpriced, count, total = cursor.fetchone()
-        if unpriced is not None:
-            raise ServiceError("invalid_message_class", _("Unknown message class “%(c)s”.") % {"c": unpriced})
-        needed = money(-total)
-        available = locked.balance + locked.credit_limit
-        if needed > available:
-            short = money(needed - available)
-            error = PaymentRequired(
-                "insufficient_balance",
-                _("Insufficient balance: ¥%(needed)s needed, ¥%(available)s available (short by ¥%(short)s).")
-                % {"needed": needed, "available": money(available), "short": short},
-            )
-            error.shortfall = short
-            raise error
-        _apply_to_accounts({tenant.pk: locked}, {tenant.pk: (money(total), -money(total))})
-        return count, needed
+    prices = prices or pricing.prices_in_force(tenant=tenant)
+    classes = sorted(PRICEABLE_CLASSES)
+    named = {
+        "tenant": tenant.pk,
+        "rich": RICH,
+        "classes": classes,
+        "units": [prices.highest_price(message_class) for message_class in classes],
+        "kind": LedgerKind.RESERVE.value,
+    }
+    # The caller's positional placeholders become named ones, so both kinds can share the SQL.
+    source = source_sql
+    for index in range(len(params)):
+        source = source.replace("%s", f"%(source{index})s", 1)
+        named[f"source{index}"] = params[index]
+    sql = _RESERVE_NEW_SQL.format(
+        source=source,
+        distinct="" if fresh else "DISTINCT ON (s.message_id)",
+        # One unique-index probe per message (never a scan: OFFSET 0 keeps it a subquery).
+        unbooked=""
+        if fresh
+        else """WHERE NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
+                                WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
+                                  AND e.kind = %(kind)s OFFSET 0)""",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, named)
+        fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()
+        if fits is None:  # no account row yet: make it (the usual lock path), then book
+            _lock_accounts([tenant.pk])
+            cursor.execute(sql, named)
+            fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()
+    if unpriced is not None:
+        raise ServiceError("invalid_message_class", _("Unknown message class “%(c)s”.") % {"c": unpriced})
+    if not fits:
+        short = money(needed - available)
+        error = PaymentRequired(
+            "insufficient_balance",
+            _("Insufficient balance: ¥%(needed)s needed, ¥%(available)s available (short by ¥%(short)s).")
+            % {"needed": money(needed), "available": money(available), "short": short},
+        )
+        error.shortfall = short
+        raise error
+    if alerted:
+        transaction.on_commit(lambda: _queue_low_balance_alert(tenant.pk))
+    return count, money(-total)
 
 
 def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:

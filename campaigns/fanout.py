@@ -455,7 +455,9 @@ def _reserve_queued(tenant) -> None:
     from billing.services import ledger_reserve_new_messages
 
     ledger_reserve_new_messages(
-        tenant=tenant, source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued"
+        tenant=tenant,
+        source_sql="SELECT message_id, segments, message_class FROM pg_temp.fanout_queued",
+        fresh=True,  # this transaction's chunk inserted them
     )
 
 

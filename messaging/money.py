@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 
-def reserve(*, tenant, items: list[tuple[int, int, str]], prices=None) -> None:
-    """(message_id, segments, message_class) of messages just accepted (created in this transaction)."""
-    from billing.services import ledger_reserve_batch
+def reserve(*, tenant, prices, message_class: str, messages: list) -> None:
+    """Messages just accepted (created in this transaction; each has .pk and .segments)."""
+    from billing.services import ledger_reserve_new_messages
+    from smsportal.sqlarrays import int_array
 
-    if items:
-        ledger_reserve_batch(tenant=tenant, items=items, fresh=True, prices=prices)
+    if messages:
+        ledger_reserve_new_messages(
+            tenant=tenant,
+            source_sql="SELECT m, s, %s FROM unnest(%s::bigint[], %s::int[]) AS u(m, s)",
+            params=[message_class, int_array(m.pk for m in messages), int_array(m.segments for m in messages)],
+            prices=prices,
+            fresh=True,
+        )
 
 
 def capture(items: list[tuple[int, int, int, str]]) -> None:

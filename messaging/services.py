@@ -20,6 +20,7 @@ from messaging.models import PRIORITY_BY_CLASS, Channel, InboundMessage, Lane, M
 from smsportal.enums import FailureReason, MessageStatus
 from smsportal.errors import Forbidden, ServiceError, Unprocessable
 from smsportal.numbers import InvalidNumber, normalize
+from smsportal.sqlarrays import int_array, text_array
 
 logger = logging.getLogger(__name__)
 
@@ -139,34 +140,28 @@ def message_accept_batch(
         results.append(AcceptResult(index, number.e164, MessageStatus.QUEUED, segments=segments))
         rows.append(_Row(number.e164, number.carrier, number.province, body, segments, ref, MessageStatus.QUEUED))
 
-    queued_rows = [m for m in rows if m.status == MessageStatus.QUEUED]
-    numbers = list(dict.fromkeys(m.number for m in queued_rows))
-    refused: dict[str, str] = {}
-    if numbers:
-        from compliance import gates
-
-        refused.update(gates.blocked_numbers(tenant=tenant, numbers=numbers, message_class=message_class))
-        capped_check = getattr(gates, "frequency_capped", None)
-        if capped_check is not None:
-            free = [n for n in numbers if n not in refused]
-            if free:
-                capped = capped_check(
-                    tenant=tenant, numbers=free, message_class=message_class, template_id=template.pk, now=now
-                )
-                refused.update(dict.fromkeys(capped, FailureReason.RATE_LIMITED.value))
-    if refused:
-        for message in queued_rows:
-            reason = refused.get(message.number)
-            if reason:
-                message.status, message.failure_reason = MessageStatus.REJECTED, reason
-        by_number = refused
-        for result in results:
-            if result.status == MessageStatus.QUEUED and result.number in by_number:
-                result.status, result.reason = MessageStatus.REJECTED, by_number[result.number]
-
     from billing.pricing import estimate, prices_in_force
+    from compliance import gates
 
     prices = prices_in_force(tenant=tenant)  # once for the reservation and the estimates
+    # Consent, suppression and frequency caps are index probes inside the INSERT (one
+    # statement per chunk, the same rules as the campaign fan-out's).
+    refusal = gates.refusal_sql(
+        tenant=tenant,
+        message_class=message_class,
+        template_id=template.pk,
+        number_sql="src.number",
+        tenant_sql="src.tenant_id",
+        now=now,
+    )
+    shared = _Shared(tenant.pk, message_class, lane, priority, template.pk, version.pk, campaign_id, send_at, now)
+    with transaction.atomic():
+        for start in range(0, len(rows), INSERT_CHUNK):
+            _insert_messages(rows[start : start + INSERT_CHUNK], shared, refusal)
+        queued = [m for m in rows if m.status == MessageStatus.QUEUED]
+        money.reserve(tenant=tenant, prices=prices, message_class=message_class, messages=queued)
+        if lane == Lane.URGENT and send_at is None and queued:
+            transaction.on_commit(lane_wake_urgent)
     price_cache: dict[int, Decimal] = {}
 
     def estimated(segments: int) -> Decimal:
@@ -176,23 +171,14 @@ def message_accept_batch(
             )
         return price_cache[segments]
 
-    with transaction.atomic():
-        shared = _Shared(tenant.pk, message_class, lane, priority, template.pk, version.pk, campaign_id, send_at, now)
-        for start in range(0, len(rows), INSERT_CHUNK):
-            _copy_messages(rows[start : start + INSERT_CHUNK], shared)
-        money.reserve(
-            prices=prices,
-            tenant=tenant,
-            items=[(m.pk, m.segments, message_class) for m in rows if m.status == MessageStatus.QUEUED],
-        )
-        if lane == Lane.URGENT and send_at is None and any(m.status == MessageStatus.QUEUED for m in rows):
-            transaction.on_commit(lane_wake_urgent)
     stored = iter(rows)
     for result in results:
         if result.status == "invalid":
             continue
         message = next(stored)
         result.message_id = message.pk
+        if message.status == MessageStatus.REJECTED and result.status == MessageStatus.QUEUED:
+            result.status, result.reason = MessageStatus.REJECTED, message.failure_reason
         if result.status == MessageStatus.QUEUED:
             result.estimated_price = estimated(result.segments)
         elif not result.detail:
@@ -233,29 +219,49 @@ class _Shared:
     now: datetime
 
 
-COPY_COLUMNS = (
-    "id, tenant_id, created_at, updated_at, accepted_at, message_class, lane, priority, template_id,"
+INSERT_COLUMNS = (
+    "tenant_id, created_at, updated_at, accepted_at, message_class, lane, priority, template_id,"
     " template_version_id, campaign_id, send_at, number, carrier, province, body, segments, client_ref, status,"
     " failure_reason, failure_detail, done_at, raw_status, channel_ref, route_reason, tried_channel_ids,"
     " submit_attempts, parts_delivered_mask, parts_failed_mask"
 )
 
+# One statement per chunk: the rows arrive as arrays (one literal each, see smsportal.sqlarrays),
+# the gates decide each row's status in the database, and the ids come back in row order (the
+# sequence numbers the rows in ORDER BY order). {refusal} is compliance.gates.refusal_sql.
+INSERT_SQL = f"""
+WITH src AS (
+    SELECT s.*, %s::bigint AS tenant_id
+      FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[])
+           WITH ORDINALITY AS s(number, carrier, province, body, segments, client_ref, preset, detail, n)),
+g AS MATERIALIZED (
+    SELECT src.*, CASE WHEN src.preset <> '' THEN src.preset ELSE {{refusal}} END AS reason FROM src)
+INSERT INTO messaging_message ({INSERT_COLUMNS})
+SELECT g.tenant_id, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint, %s::timestamptz,
+       g.number, g.carrier, g.province, g.body, g.segments, g.client_ref,
+       CASE WHEN g.reason IS NULL THEN %s ELSE %s END, coalesce(g.reason, ''), g.detail,
+       CASE WHEN g.reason IS NULL THEN NULL ELSE %s::timestamptz END, '', '', '', '{{}}', 0, 0, 0
+  FROM g ORDER BY g.n
+RETURNING id, status, failure_reason"""  # noqa: S608 (fixed SQL; every value is bound)
 
-# Built from the constant column list above; the values are parameters.
-INSERT_ONE_SQL = (
-    f"INSERT INTO messaging_message ({COPY_COLUMNS.removeprefix('id, ')})"  # noqa: S608
-    f" VALUES ({', '.join(['%s'] * COPY_COLUMNS.count(','))}) RETURNING id"
-)
 
-
-def _copy_messages(rows: list[_Row], shared: _Shared) -> None:
-    """Insert with COPY (ids drawn from the sequence first): ~10× a multi-row INSERT, whose
-    client-side query building dominates at a few thousand rows."""
+def _insert_messages(rows: list[_Row], shared: _Shared, refusal: tuple[str, list]) -> None:
+    """Store one chunk; sets each row's pk, and status and reason when a gate refused it."""
     if not rows:
         return
+    refusal_sql, refusal_params = refusal
     now = shared.now
-    common = (
+    params = [
         shared.tenant_id,
+        text_array(r.number for r in rows),
+        text_array(r.carrier for r in rows),
+        text_array(r.province for r in rows),
+        text_array(r.body for r in rows),
+        int_array(r.segments for r in rows),
+        text_array(r.client_ref for r in rows),
+        text_array(r.failure_reason for r in rows),
+        text_array(r.failure_detail for r in rows),
+        *refusal_params,
         now,
         now,
         now,
@@ -266,45 +272,17 @@ def _copy_messages(rows: list[_Row], shared: _Shared) -> None:
         shared.template_version_id,
         shared.campaign_id,
         shared.send_at,
-    )
-
-    def values(r: _Row) -> tuple:
-        rejected = r.status == MessageStatus.REJECTED
-        return (
-            *common,
-            r.number,
-            r.carrier,
-            r.province,
-            r.body,
-            r.segments,
-            r.client_ref,
-            str(r.status),
-            str(r.failure_reason),
-            r.failure_detail,
-            now if rejected else None,
-            "",
-            "",
-            "",
-            "{}",
-            0,
-            0,
-            0,
-        )
-
+        MessageStatus.QUEUED.value,
+        MessageStatus.REJECTED.value,
+        now,
+    ]
     with connection.cursor() as cursor:
-        if len(rows) == 1:  # the API's usual call: one round trip instead of three
-            cursor.execute(INSERT_ONE_SQL, values(rows[0]))
-            rows[0].pk = cursor.fetchone()[0]
-            return
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('messaging_message', 'id')) FROM generate_series(1, %s)",
-            [len(rows)],
-        )
-        for row, (new_id,) in zip(rows, cursor.fetchall(), strict=True):
-            row.pk = new_id
-        with cursor.copy(f"COPY messaging_message ({COPY_COLUMNS}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r.pk, *values(r)))
+        cursor.execute(INSERT_SQL.replace("{refusal}", refusal_sql), params)
+        stored = sorted(cursor.fetchall())
+    for row, (pk, status, reason) in zip(rows, stored, strict=True):
+        row.pk = pk
+        if status == MessageStatus.REJECTED and row.status == MessageStatus.QUEUED:
+            row.status, row.failure_reason = MessageStatus.REJECTED, reason
 
 
 def lane_wake_urgent() -> None:

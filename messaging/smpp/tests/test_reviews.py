@@ -85,12 +85,12 @@ def test_resend_queues_the_message_for_the_dispatcher(staff_client, tenant, chan
 
 def test_fail_needs_a_reason_and_releases_the_reservation(staff_client, tenant, channel):
     from billing.models import LedgerEntry
-    from messaging import money
+    from billing.services import ledger_reserve_batch
     from smsportal.factories.billing import fund
 
     fund(tenant, "10")
     review = under_review(tenant, channel)
-    money.reserve(tenant=tenant, items=[(review.message_id, 1, "notification")])
+    ledger_reserve_batch(tenant=tenant, items=[(review.message_id, 1, "notification")])
     response = staff_client.post(RESOLVE, {"review": [review.pk], "action": "fail"}, follow=True)
     assert "Choose a failure reason" in response.content.decode() or "请选择失败原因" in response.content.decode()
     review.refresh_from_db()
