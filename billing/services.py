@@ -44,7 +44,7 @@ from billing.pricing import money
 from compliance.audit import audit_record
 from smsportal.enums import MessageClass
 from smsportal.errors import Conflict, Forbidden, NotFound, PaymentRequired, ServiceError, Unprocessable
-from smsportal.sqlarrays import int_array
+from smsportal.sqlarrays import int_array, text_array
 from tenants.models import Tenant
 
 PRICEABLE_CLASSES = {*MessageClass.values, RICH}
@@ -205,51 +205,19 @@ def ledger_reserve_batch(
 
     All or nothing: when balance + credit limit does not cover the total, raises
     PaymentRequired("insufficient_balance") (with `.shortfall`) and reserves nothing.
-    Messages already reserved are skipped. Returns the amount reserved now.
-    fresh=True: the messages were created in this transaction, so nothing can be booked for
-    them yet and the lookup of earlier entries is skipped (the accept path). `prices`: the
-    tenant's prices in force today, when the caller has them already.
+    Messages already reserved or settled are skipped. Returns the amount reserved now.
+    fresh / prices: as ledger_reserve_new_messages, which does the work.
     """
-    # The accept path calls this inside its own transaction and gives up as a whole on a
-    # shortfall (raised before anything is written): no savepoint round trips for it.
-    with transaction.atomic(savepoint=not fresh):
-        locked = _lock_accounts([tenant.pk])[tenant.pk]
-        prices = prices or pricing.prices_in_force(tenant=tenant)
-        now = timezone.now()
-        seen: set[int] = set()
-        highest: dict[str, Decimal] = {}
-        rows = []
-        for message_id, segments, message_class in items:
-            if message_id in seen:
-                continue
-            seen.add(message_id)
-            _check_class(message_class)
-            unit = highest.get(message_class)
-            if unit is None:
-                unit = highest[message_class] = prices.highest_price(message_class)
-            amount = money(unit if message_class == RICH else unit * max(int(segments), 0))
-            rows.append((tenant.pk, int(message_id), -amount, now, message_class, int(segments), None))
-        if not rows:
-            return ZERO
-        # A message reserved before (a retried accept) or already settled is not reserved again.
-        if not fresh:
-            already = {m for _t, m in _existing(list(MESSAGE_KINDS), [(tenant.pk, r[1]) for r in rows])}
-            rows = [r for r in rows if r[1] not in already]
-        needed = -sum((r[2] for r in rows), ZERO)
-        available = locked.balance + locked.credit_limit
-        if needed > available:
-            short = money(needed - available)
-            error = PaymentRequired(
-                "insufficient_balance",
-                _("Insufficient balance: ¥%(needed)s needed, ¥%(available)s available (short by ¥%(short)s).")
-                % {"needed": money(needed), "available": money(available), "short": short},
-            )
-            error.shortfall = short
-            raise error
-        inserted = _insert_entries(LedgerKind.RESERVE, rows)
-        total = sum((r[2] for r in inserted), ZERO)
-        _apply_to_accounts({tenant.pk: locked}, {tenant.pk: (total, -total)})
-        return -total
+    if not items:
+        return ZERO
+    _count, amount = ledger_reserve_new_messages(
+        tenant=tenant,
+        source_sql="SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[])",
+        params=[int_array(i[0] for i in items), int_array(i[1] for i in items), text_array(i[2] for i in items)],
+        prices=prices,
+        fresh=fresh,
+    )
+    return amount
 
 
 # One statement: lock the account, price the messages, book them only if the balance covers
@@ -318,9 +286,9 @@ def ledger_reserve_new_messages(
     message already reserved is skipped: the ledger's unique key), the account's balance and
     reserved move together, and all or nothing: when balance + credit limit does not cover
     the total, raises PaymentRequired ("insufficient_balance", with `.shortfall`) and nothing
-    is booked. Unlike ledger_reserve_batch it does not look for captures or releases:
-    messages this transaction created cannot have any yet — and probing the ledger from the
-    INSERT that grows it is exactly the plan a stale-statistics planner turns quadratic.
+    is booked. A message reserved before (a retried accept) or already settled is skipped,
+    found by one index probe each before the INSERT (probing the ledger from the INSERT that
+    grows it is exactly the plan a stale-statistics planner turns quadratic).
     `prices`: the tenant's prices in force today, when the caller has them already.
     fresh=True: the caller vouches that the messages are distinct and were created in this
     transaction (nothing can be booked for them yet), so the lookup is skipped.
@@ -334,6 +302,7 @@ def ledger_reserve_new_messages(
         "classes": classes,
         "units": [prices.highest_price(message_class) for message_class in classes],
         "kind": LedgerKind.RESERVE.value,
+        "settled": list(MESSAGE_KINDS),
     }
     # The caller's positional placeholders become named ones, so both kinds can share the SQL.
     source = source_sql
@@ -348,7 +317,7 @@ def ledger_reserve_new_messages(
         if fresh
         else """WHERE NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
                                 WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
-                                  AND e.kind = %(kind)s OFFSET 0)""",
+                                  AND e.kind = ANY(%(settled)s) OFFSET 0)""",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, named)
