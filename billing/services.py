@@ -16,6 +16,7 @@ Receipt order rules:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -268,6 +269,29 @@ SELECT (SELECT fits FROM ok), (SELECT total FROM need), (SELECT balance + credit
   FROM booked"""
 
 
+_CLASSES = sorted(PRICEABLE_CLASSES)
+_CLASSES_LITERAL = text_array(_CLASSES)
+_SETTLED_LITERAL = text_array(sorted(MESSAGE_KINDS))
+
+
+@functools.lru_cache(maxsize=64)
+def _reserve_new_sql(source_sql: str, param_count: int, fresh: bool) -> str:
+    # The caller's positional placeholders become named ones, so both kinds can share the SQL.
+    source = source_sql
+    for index in range(param_count):
+        source = source.replace("%s", f"%(source{index})s", 1)
+    return _RESERVE_NEW_SQL.format(
+        source=source,
+        distinct="" if fresh else "DISTINCT ON (s.message_id)",
+        # One unique-index probe per message (never a scan: OFFSET 0 keeps it a subquery).
+        unbooked=""
+        if fresh
+        else """WHERE NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
+                                WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
+                                  AND e.kind = ANY(%(settled)s::text[]) OFFSET 0)""",
+    )
+
+
 def ledger_reserve_new_messages(
     *,
     tenant,
@@ -295,30 +319,17 @@ def ledger_reserve_new_messages(
     Returns (messages reserved now, amount).
     """
     prices = prices or pricing.prices_in_force(tenant=tenant)
-    classes = sorted(PRICEABLE_CLASSES)
     named = {
         "tenant": tenant.pk,
         "rich": RICH,
-        "classes": classes,
-        "units": [prices.highest_price(message_class) for message_class in classes],
+        "classes": _CLASSES_LITERAL,
+        "units": text_array(prices.highest_price(message_class) for message_class in _CLASSES),
         "kind": LedgerKind.RESERVE.value,
-        "settled": list(MESSAGE_KINDS),
+        "settled": _SETTLED_LITERAL,
     }
-    # The caller's positional placeholders become named ones, so both kinds can share the SQL.
-    source = source_sql
-    for index in range(len(params)):
-        source = source.replace("%s", f"%(source{index})s", 1)
-        named[f"source{index}"] = params[index]
-    sql = _RESERVE_NEW_SQL.format(
-        source=source,
-        distinct="" if fresh else "DISTINCT ON (s.message_id)",
-        # One unique-index probe per message (never a scan: OFFSET 0 keeps it a subquery).
-        unbooked=""
-        if fresh
-        else """WHERE NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
-                                WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
-                                  AND e.kind = ANY(%(settled)s) OFFSET 0)""",
-    )
+    for index, value in enumerate(params):
+        named[f"source{index}"] = value
+    sql = _reserve_new_sql(source_sql, len(params), fresh)
     with connection.cursor() as cursor:
         cursor.execute(sql, named)
         fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()

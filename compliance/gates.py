@@ -23,6 +23,7 @@ from compliance.models import (
     TenantComplianceSettings,
 )
 from smsportal.enums import FailureReason, MessageClass, MessageStatus
+from smsportal.sqlarrays import text_array
 
 
 def marketing_paused(*, tenant) -> bool:
@@ -177,10 +178,10 @@ def refusal_sql(
         (
             f"""EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s
                          WHERE s.tenant_id = {tenant_sql} AND s.number = {number_sql} AND s.removed_at IS NULL
-                           AND s.scope = ANY(%s))
+                           AND s.scope = ANY(%s::text[]))
                 OR EXISTS (SELECT 1 FROM {PlatformSuppression._meta.db_table} p
-                            WHERE p.number = {number_sql} AND p.removed_at IS NULL AND p.scope = ANY(%s))""",  # noqa: S608
-            [scopes, scopes],
+                            WHERE p.number = {number_sql} AND p.removed_at IS NULL AND p.scope = ANY(%s::text[]))""",  # noqa: S608
+            [text_array(scopes)] * 2,
             FailureReason.SUPPRESSED.value,
         )
     ]

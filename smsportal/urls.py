@@ -11,6 +11,8 @@ PRODUCT_APPS = ["templates", "compliance", "billing", "messaging", "campaigns", 
 api_v1 = [path("", include("tenants.api_urls"))] + [path("", include(f"{app}.api_urls")) for app in PRODUCT_APPS]
 
 urlpatterns = [
+    # First: Django tries the patterns in order, and the API is the busiest prefix.
+    path("api/v1/", include(api_v1)),
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -19,7 +21,6 @@ urlpatterns = [
     path("staff/", include(staff_urlpatterns)),
     *[path(f"{app}/", include(f"{app}.urls")) for app in PRODUCT_APPS],
     *[path(f"staff/{app}/", include(f"{app}.staff_urls")) for app in PRODUCT_APPS],
-    path("api/v1/", include(api_v1)),
     path(
         "api/v1/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
