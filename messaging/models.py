@@ -254,7 +254,8 @@ class IdempotencyKey(TenantOwned):
 
 
 class RateWindow(models.Model):
-    """Fixed-window API request counters shared by every web process (one row per window)."""
+    """Fixed-window API request counters shared by every web process (one row per window).
+    An UNLOGGED table (migration 0006): a crash may reset a window, never lose anything else."""
 
     tenant_id = models.BigIntegerField()
     bucket = models.CharField(max_length=32)

@@ -1,4 +1,5 @@
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from messaging.idempotency import idempotency_begin, request_fingerprint
@@ -142,6 +143,13 @@ def test_rate_limit_429_with_retry_after(api, code_template):
     response = api.get(URL)
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
     assert response.json()["error"]["code"] == "rate_limited"
+
+
+def test_rate_limit_counters_skip_the_write_ahead_log(db):
+    # Every request bumps a counter; a crash may restart a window but must not cost a flush each.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'messaging_ratewindow'")
+        assert cursor.fetchone() == ("u",)
 
 
 def test_scopes(api_for, member, code_template):
