@@ -45,6 +45,7 @@ from billing.pricing import money
 from compliance.audit import audit_record
 from smsportal.enums import MessageClass
 from smsportal.errors import Conflict, Forbidden, NotFound, PaymentRequired, ServiceError, Unprocessable
+from smsportal.prepared import prepared_cursor
 from smsportal.sqlarrays import int_array, text_array
 from tenants.models import Tenant
 
@@ -299,6 +300,7 @@ def ledger_reserve_new_messages(
     params: list | tuple = (),
     prices: pricing.PlanPrices | None = None,
     fresh: bool = False,
+    prepared: bool = False,
 ) -> tuple[int, Decimal]:
     """ledger_reserve_batch for messages created in the current transaction, given as SQL and
     priced and booked in SQL (one statement), so an accept never ships its messages' money
@@ -316,6 +318,8 @@ def ledger_reserve_new_messages(
     `prices`: the tenant's prices in force today, when the caller has them already.
     fresh=True: the caller vouches that the messages are distinct and were created in this
     transaction (nothing can be booked for them yet), so the lookup is skipped.
+    prepared=True: a statement of constant shape (one message), worth preparing on the
+    connection (smsportal.prepared); a batch's plan depends on its size, so it plans afresh.
     Returns (messages reserved now, amount).
     """
     prices = prices or pricing.prices_in_force(tenant=tenant)
@@ -330,7 +334,7 @@ def ledger_reserve_new_messages(
     for index, value in enumerate(params):
         named[f"source{index}"] = value
     sql = _reserve_new_sql(source_sql, len(params), fresh)
-    with connection.cursor() as cursor:
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, named)
         fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()
         if fits is None:  # no account row yet: make it (the usual lock path), then book

@@ -15,6 +15,7 @@ def reserve(*, tenant, prices, message_class: str, messages: list) -> None:
             params=[message_class, int_array(m.pk for m in messages), int_array(m.segments for m in messages)],
             prices=prices,
             fresh=True,
+            prepared=len(messages) == 1,  # see messaging.services._insert_messages
         )
 
 

@@ -20,6 +20,7 @@ from messaging.models import PRIORITY_BY_CLASS, Channel, InboundMessage, Lane, M
 from smsportal.enums import FailureReason, MessageStatus
 from smsportal.errors import Forbidden, ServiceError, Unprocessable
 from smsportal.numbers import InvalidNumber, normalize
+from smsportal.prepared import prepared_cursor
 from smsportal.sqlarrays import int_array, text_array
 
 logger = logging.getLogger(__name__)
@@ -276,7 +277,10 @@ def _insert_messages(rows: list[_Row], shared: _Shared, refusal: tuple[str, list
         MessageStatus.REJECTED.value,
         now,
     ]
-    with connection.cursor() as cursor:
+    # A one-message accept (the send API's call) is prepared on the connection: its plan is
+    # always the same. A batch plans afresh, for its size (a plan cached from other sizes or
+    # older statistics was measured up to 10× slower at 1,000 rows).
+    with prepared_cursor() if len(rows) == 1 else connection.cursor() as cursor:
         cursor.execute(INSERT_SQL.replace("{refusal}", refusal_sql), params)
         stored = sorted(cursor.fetchall())
     for row, (pk, status, reason) in zip(rows, stored, strict=True):

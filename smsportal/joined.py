@@ -13,6 +13,8 @@ from functools import cache
 from django.db import connection
 from django.db.models import Model
 
+from smsportal.prepared import prepared_cursor
+
 
 @cache
 def _shape(model: type[Model]) -> tuple[list[str], list[str], list]:
@@ -30,7 +32,7 @@ def fetch_joined(sql: str, params: list, models: list[type[Model]]) -> list[Mode
     """Run `sql` — whose SELECT list is select_list() of each model in order — and build
     the first row's instances (None for a model whose primary key is NULL: an outer join
     that found nothing). None when there is no row."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
