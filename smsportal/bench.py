@@ -207,6 +207,9 @@ CEILING_LABELS = {
 }
 
 
+NOTES = Path(__file__).resolve().parents[1] / "docs" / "benchmark-notes.md"
+
+
 def render_markdown(report: dict) -> str:
     machine = report["machine"]
     lines = [
@@ -239,4 +242,6 @@ def render_markdown(report: dict) -> str:
         met = {True: "yes", False: "**missed**", None: ""}[figure["met"]]
         lines.append(f"| {figure['scenario']} | {shown} | {figure['target']} | {met} | {ratio} | {figure['notes']} |")
     lines.append("")
+    if NOTES.exists():  # hand-written same-host comparisons, kept across regenerations
+        lines += [NOTES.read_text(encoding="utf-8").rstrip(), ""]
     return "\n".join(lines)

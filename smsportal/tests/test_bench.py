@@ -12,3 +12,13 @@ def test_bench_smoke_writes_well_formed_results(db, tmp_path):
     assert data["machine"]["cpus"] >= 1 and data["machine"]["postgresql"]
     assert "| raw COPY rows/s |" in (tmp_path / "benchmarks.md").read_text()
     assert report["figures"][-1]["unit"] == "MiB"
+
+
+def test_hand_written_notes_survive_a_regenerated_report(db, tmp_path, monkeypatch):
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Same-host comparisons\n\nold 1 → new 2\n", encoding="utf-8")
+    monkeypatch.setattr(bench, "NOTES", notes)
+    bench.run_all("tiny", tmp_path, progress=lambda text: None, only=["(ceilings only)"])
+    written = (tmp_path / "benchmarks.md").read_text()
+    assert written.index("| raw COPY rows/s |") < written.index("## Same-host comparisons")
+    assert written.rstrip().endswith("old 1 → new 2")
