@@ -1,10 +1,12 @@
 """Writes to money: the ledger services messaging calls, staff bookkeeping, plans, statements.
 
-Locking order (avoids deadlocks): account rows by ascending tenant id, then the month's usage
-counter rows. Every service that changes a balance locks the account row first, so two workers
-capturing the same messages serialise per tenant and the second finds the captures already
-there. The ledger's unique (tenant, message_id, kind) is the backstop: each message is reserved,
-captured and released at most once, whatever the order receipts arrive in.
+Locking order (avoids deadlocks): the month's usage counter rows, then account rows, each by
+ascending tenant id. Captures serialise per tenant on the usage counter, so two workers
+capturing the same messages take turns and the second finds the captures already there; a
+settle batch moves the account balances in its last statement, so the account row — which
+every accept's reservation locks — is held for moments, not for a whole receipt batch. The
+ledger's unique (tenant, message_id, kind) is the backstop: each message is reserved, captured
+and released at most once, whatever the order receipts arrive in.
 
 Receipt order rules:
 - release after capture: nothing (the capture already released the reserve).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -361,7 +364,34 @@ def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:
     return set(Statement.objects.filter(tenant_id__in=tenant_ids).values_list("tenant_id", "period"))
 
 
-def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> dict[int, Decimal]:
+def ledger_settle_batch(
+    *, captures: Sequence[tuple] = (), releases: Sequence[tuple[int, int]] = (), at: datetime | None = None
+) -> tuple[dict[int, Decimal], Decimal]:
+    """Settle messages that reached a final status, in one transaction: charge the delivered
+    (`captures`, as ledger_capture_batch) and give back the reserves of the failed, expired or
+    cancelled (`releases`, as ledger_release_batch). Returns ({message_id: amount charged},
+    total released).
+
+    The accounts' balances move in one statement at the very end. Captures of a tenant take
+    turns on the month's usage counter instead (their tier position depends on each other),
+    so an accept reserving on the same account waits for that last statement and the commit
+    only, never for a whole receipt batch (measured: codes waited seconds behind a marketing
+    campaign's receipts while the account row was held from the start of each batch).
+    """
+    now = timezone.now()
+    deltas: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])  # tenant: [balance, reserved]
+    with transaction.atomic():
+        charged = _capture(captures, now=now, default_at=at or now, deltas=deltas)
+        pairs = sorted({(int(t), int(m)) for t, m in releases})
+        released = _release_reserves(pairs, at or now)
+        for tenant_id, _message_id, amount in released:
+            deltas[tenant_id][0] += amount
+            deltas[tenant_id][1] -= amount
+        _accounts_move(deltas)
+    return charged, sum((r[2] for r in released), ZERO)
+
+
+def ledger_capture_batch(*, items: Sequence[tuple], at: datetime | None = None) -> dict[int, Decimal]:
     """Charge delivered messages at their graduated tier price and release their reserves.
 
     items: (tenant_id, message_id, segments, message_class) or the same plus delivered_at
@@ -369,8 +399,16 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
     whose month already has a statement is booked in the current month instead.
     Returns {message_id: amount charged} for the messages charged by this call.
     """
-    now = timezone.now()
-    default_at = at or now
+    return ledger_settle_batch(captures=items, at=at)[0]
+
+
+def ledger_release_batch(*, items: Sequence[tuple[int, int]], at: datetime | None = None) -> Decimal:
+    """Give back the reserves of messages that failed, expired, were rejected or cancelled.
+    Idempotent; a message already captured (or released) is left alone. Returns the total released."""
+    return ledger_settle_batch(releases=items, at=at)[1]
+
+
+def _capture(items: Sequence[tuple], *, now: datetime, default_at: datetime, deltas) -> dict[int, Decimal]:
     by_tenant: dict[int, dict[int, tuple]] = defaultdict(dict)
     for item in items:
         tenant_id, message_id, segments, message_class = item[:4]
@@ -379,64 +417,111 @@ def ledger_capture_batch(*, items: list[tuple], at: datetime | None = None) -> d
         by_tenant[int(tenant_id)].setdefault(int(message_id), (max(int(segments), 0), message_class, delivered_at))
     if not by_tenant:
         return {}
+    tenants = Tenant.objects.in_bulk(list(by_tenant))
+    days: dict[tuple[int, datetime], date] = {}  # a batch usually shares a handful of times
+
+    def local_day(tenant, at: datetime) -> date:
+        key = (tenant.pk, at)
+        if key not in days:
+            days[key] = pricing.local_date(tenant, at)
+        return days[key]
+
+    wanted: list[tuple[int, int, int, str, datetime, date]] = []
+    for tenant_id in sorted(by_tenant):
+        tenant = tenants[tenant_id]
+        for message_id, (segments, message_class, delivered_at) in sorted(
+            by_tenant[tenant_id].items(), key=lambda kv: (kv[1][2], kv[0])
+        ):
+            day = local_day(tenant, delivered_at)
+            wanted.append((tenant_id, message_id, segments, message_class, delivered_at, day))
+
+    def months_needed(closed: set[tuple[int, date]]) -> set[tuple[int, date]]:
+        """Each capture's own month, or this month when its own already has a statement."""
+        needed = set()
+        for tenant_id, _m, _s, _c, _at, day in wanted:
+            month = (tenant_id, day.replace(day=1))
+            needed.add((tenant_id, local_day(tenants[tenant_id], now).replace(day=1)) if month in closed else month)
+        return needed
+
+    # The usage counters are locked before the statements are read for good: a statement being
+    # made holds its month's counter, so a capture either sees the statement or is in it.
+    counters = _lock_usage(months_needed(_billing_months_closed(list(by_tenant))))
+    closed = _billing_months_closed(list(by_tenant))
+    if missing := months_needed(closed) - set(counters):  # a statement made meanwhile (rare)
+        counters.update(_lock_usage(missing))
+    already = _existing([LedgerKind.CAPTURE], [(w[0], w[1]) for w in wanted])
+    plan: list[tuple[int, int, int, str, datetime, date, date]] = []
+    for tenant_id, message_id, segments, message_class, delivered_at, day in wanted:
+        if (tenant_id, message_id) in already:
+            continue
+        if (tenant_id, day.replace(day=1)) in closed:
+            delivered_at, day = now, local_day(tenants[tenant_id], now)
+        plan.append((tenant_id, message_id, segments, message_class, delivered_at, day.replace(day=1), day))
+    rows, prices_cache = [], {}
+    for tenant_id, message_id, segments, message_class, delivered_at, month, day in plan:
+        prices = prices_cache.get((tenant_id, day))
+        if prices is None:
+            prices = prices_cache[(tenant_id, day)] = pricing.prices_in_force(tenant=tenants[tenant_id], on=day)
+        parts = prices.price_segments(message_class, after=counters[(tenant_id, month)], segments=segments)
+        # Prices carry 4 places, so segments × price is exact: no rounding anywhere.
+        amount = parts[0][1] * parts[0][2] if len(parts) == 1 else sum((n * p for _, n, p in parts), ZERO)
+        if message_class != RICH:
+            counters[(tenant_id, month)] += segments
+        breakdown = [[number, n, str(p)] for number, n, p in parts]
+        rows.append((tenant_id, message_id, -amount, delivered_at, message_class, segments, breakdown))
+    inserted = _insert_entries(LedgerKind.CAPTURE, rows)
+    inserted_keys = {(r[0], r[1]) for r in inserted}
+    usage_delta: dict[tuple[int, date], int] = defaultdict(int)
+    for tenant_id, message_id, segments, message_class, _at, month, _day in plan:
+        if (tenant_id, message_id) in inserted_keys and message_class != RICH:
+            usage_delta[(tenant_id, month)] += segments
+    _bump_usage(usage_delta)
     charged: dict[int, Decimal] = {}
-    with transaction.atomic():
-        locked = _lock_accounts(by_tenant)
-        tenants = Tenant.objects.in_bulk(list(by_tenant))
-        already = _existing([LedgerKind.CAPTURE], [(t, m) for t, msgs in by_tenant.items() for m in msgs])
-        closed = _billing_months_closed(list(by_tenant))
-        # Work out each capture's month, then lock those months' counters.
-        plan: list[tuple[int, int, int, str, datetime, date, date]] = []
-        days: dict[tuple[int, datetime], date] = {}  # a batch usually shares a handful of times
-
-        def local_day(tenant, at: datetime) -> date:
-            key = (tenant.pk, at)
-            if key not in days:
-                days[key] = pricing.local_date(tenant, at)
-            return days[key]
-
-        for tenant_id in sorted(by_tenant):
-            tenant = tenants[tenant_id]
-            for message_id, (segments, message_class, delivered_at) in sorted(
-                by_tenant[tenant_id].items(), key=lambda kv: (kv[1][2], kv[0])
-            ):
-                if (tenant_id, message_id) in already:
-                    continue
-                day = local_day(tenant, delivered_at)
-                if (tenant_id, day.replace(day=1)) in closed:
-                    delivered_at, day = now, local_day(tenant, now)
-                plan.append((tenant_id, message_id, segments, message_class, delivered_at, day.replace(day=1), day))
-        counters = _lock_usage({(p[0], p[5]) for p in plan})
-        rows, prices_cache = [], {}
-        for tenant_id, message_id, segments, message_class, delivered_at, month, day in plan:
-            tenant = tenants[tenant_id]
-            prices = prices_cache.get((tenant_id, day))
-            if prices is None:
-                prices = prices_cache[(tenant_id, day)] = pricing.prices_in_force(tenant=tenant, on=day)
-            parts = prices.price_segments(message_class, after=counters[(tenant_id, month)], segments=segments)
-            # Prices carry 4 places, so segments × price is exact: no rounding anywhere.
-            amount = parts[0][1] * parts[0][2] if len(parts) == 1 else sum((n * p for _, n, p in parts), ZERO)
-            if message_class != RICH:
-                counters[(tenant_id, month)] += segments
-            breakdown = [[number, n, str(p)] for number, n, p in parts]
-            rows.append((tenant_id, message_id, -amount, delivered_at, message_class, segments, breakdown))
-        inserted = _insert_entries(LedgerKind.CAPTURE, rows)
-        inserted_keys = {(r[0], r[1]) for r in inserted}
-        usage_delta: dict[tuple[int, date], int] = defaultdict(int)
-        for tenant_id, message_id, segments, message_class, _at, month, _day in plan:
-            if (tenant_id, message_id) in inserted_keys and message_class != RICH:
-                usage_delta[(tenant_id, month)] += segments
-        _bump_usage(usage_delta)
-        released = _release_reserves(sorted(inserted_keys), now)
-        deltas: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
-        for tenant_id, message_id, amount, _segments in inserted:
-            deltas[tenant_id][0] += amount
-            charged[message_id] = -amount
-        for tenant_id, _message_id, amount in released:
-            deltas[tenant_id][0] += amount
-            deltas[tenant_id][1] -= amount
-        _apply_to_accounts(locked, {t: (d[0], d[1]) for t, d in deltas.items()})
+    for tenant_id, message_id, amount, _segments in inserted:
+        deltas[tenant_id][0] += amount
+        charged[message_id] = -amount
+    for tenant_id, _message_id, amount in _release_reserves(sorted(inserted_keys), now):
+        deltas[tenant_id][0] += amount
+        deltas[tenant_id][1] -= amount
     return charged
+
+
+# The accounts of a settle batch, locked in tenant order and moved in one statement; a balance
+# falling below its threshold flags one low-balance alert (cleared when it rises above again).
+_ACCOUNTS_MOVE_SQL = """
+WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS v(tenant_id, delta, rdelta)),
+     locked AS (SELECT a.tenant_id, a.low_balance_alerted_at IS NOT NULL AS was_alerted
+                  FROM billing_account a WHERE a.tenant_id IN (SELECT tenant_id FROM v)
+                 ORDER BY a.tenant_id FOR UPDATE)
+UPDATE billing_account AS a
+   SET balance = a.balance + v.delta, reserved = a.reserved + v.rdelta, updated_at = now(),
+       low_balance_alerted_at = CASE
+           WHEN a.low_balance_threshold IS NULL OR a.balance + v.delta >= a.low_balance_threshold THEN NULL
+           ELSE coalesce(a.low_balance_alerted_at, now()) END
+  FROM v JOIN locked l ON l.tenant_id = v.tenant_id
+ WHERE a.tenant_id = v.tenant_id
+RETURNING a.tenant_id, a.low_balance_alerted_at IS NOT NULL AND NOT l.was_alerted"""
+
+
+def _accounts_move(deltas: dict[int, list[Decimal]]) -> None:
+    rows = sorted((t, d, r) for t, (d, r) in deltas.items() if d or r)
+    if not rows:
+        return
+
+    def params(of):
+        return [int_array(r[0] for r in of), text_array(r[1] for r in of), text_array(r[2] for r in of)]
+
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNTS_MOVE_SQL, params(rows))
+        moved = cursor.fetchall()
+        if len(moved) < len(rows):  # a tenant without an account yet: make it, then move it
+            missing = [r for r in rows if r[0] not in {m[0] for m in moved}]
+            _lock_accounts([r[0] for r in missing])
+            cursor.execute(_ACCOUNTS_MOVE_SQL, params(missing))
+            moved += cursor.fetchall()
+    for tenant_id, alert in moved:
+        if alert:
+            transaction.on_commit(lambda t=tenant_id: _queue_low_balance_alert(t))
 
 
 def _lock_usage(keys: set[tuple[int, date]]) -> dict[tuple[int, date], int]:
@@ -470,23 +555,6 @@ def _bump_usage(delta: dict[tuple[int, date], int]) -> None:
                 WHERE u.tenant_id = v.t AND u.month = v.m""",
             [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
         )
-
-
-def ledger_release_batch(*, items: list[tuple[int, int]], at: datetime | None = None) -> Decimal:
-    """Give back the reserves of messages that failed, expired, were rejected or cancelled.
-    Idempotent; a message already captured (or released) is left alone. Returns the total released."""
-    pairs = sorted({(int(t), int(m)) for t, m in items})
-    if not pairs:
-        return ZERO
-    with transaction.atomic():
-        locked = _lock_accounts({p[0] for p in pairs})
-        released = _release_reserves(pairs, at or timezone.now())
-        deltas: dict[int, tuple[Decimal, Decimal]] = {}
-        for tenant_id, _message_id, amount in released:
-            balance, reserved = deltas.get(tenant_id, (ZERO, ZERO))
-            deltas[tenant_id] = (balance + amount, reserved - amount)
-        _apply_to_accounts(locked, deltas)
-    return sum((r[2] for r in released), ZERO)
 
 
 # --- Staff bookkeeping -------------------------------------------------------------------------
@@ -799,8 +867,10 @@ def statement_generate(*, tenant, year: int, month: int, actor=None) -> Statemen
     start, end = pricing.month_bounds(tenant, first)
     if end > timezone.now():
         raise Unprocessable("month_not_closed", _("A statement can be made only once the month is over."))
-    # Hold the account lock like capture batches do: a capture for this month either commits
-    # before we read the ledger, or waits, sees the statement and is booked in the current month.
+    # Hold the month's usage counter as captures do (then the account, in the same order): a
+    # capture for this month either commits before we read the ledger, or waits, sees the
+    # statement and is booked in the current month.
+    _lock_usage({(tenant.pk, first)})
     _lock_accounts([tenant.pk])
     _book_monthly_fee(tenant=tenant, first=first, start=start, end=end)
     summary = selectors.month_summary(tenant=tenant, first=first)

@@ -5,14 +5,15 @@ Each pass: dispatch until the lane's queue is empty, then one batch of the simul
 carrier's due events and one batch of raw receipts; every 5 s also expiries and lease
 recovery; every second, in the bulk lane, statistics for tables that grew fast
 (smsportal/tablestats).
-Idle → sleep 50 ms. The urgent loop takes small receipt batches so that it comes back to its
-own queue quickly.
+Idle → sleep 50 ms. The urgent loop's receipt thread takes small batches.
 
-The bulk loop applies receipts in other threads of the same process (their own database
+Both loops apply receipts in other threads of the same process (their own database
 connections): dispatching and applying receipts then overlap — one waits on PostgreSQL while
-another runs Python — instead of taking turns. Appliers are safe side by side (disjoint
-batches by SKIP LOCKED, messages locked in id order); two are the measured best
-(RECEIPT_THREADS). Measured: see docs/benchmarks.md.
+another runs Python — instead of taking turns, and a dispatcher never waits behind a receipt
+batch (whose capture takes turns with other appliers' on the tenant's usage counter).
+Appliers are safe side by side (disjoint batches by SKIP LOCKED, messages locked in id
+order); two are the measured best for the bulk lane (RECEIPT_THREADS). Measured: see
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ logger = logging.getLogger(__name__)
 
 HOUSEKEEPING_EVERY = 5.0  # seconds between expiry / lease-recovery sweeps
 STATISTICS_EVERY = 1.0  # seconds between checks for tables that grew fast (one catalog query)
-# The urgent loop only takes small receipt batches, so its own queue is never far away.
 RECEIPT_BATCH = {"urgent": 200, "bulk": 5000}
-# Receipt appliers in the bulk loop. Measured at 250,000 receipts: 1 → 12.4k/s, 2 → 17.3–18.1k/s,
-# 3 → 16.8k/s (their captures take turns on the tenant's account row). An earlier "two are 3×
+# Receipt appliers per loop. Bulk, measured at 250,000 receipts: 1 → 12.4k/s, 2 → 17.3–18.1k/s,
+# 3 → 16.8k/s (their captures take turns on the tenant's usage counter). An earlier "two are 3×
 # slower" was a ledger without statistics (see smsportal/tablestats), not the threads.
-RECEIPT_THREADS = 2
+RECEIPT_THREADS = {"urgent": 1, "bulk": 2}
 
 
 def lane_pass(lane: str, gate: RateGate | None = None, *, housekeeping: bool = False, receipts: bool = True) -> int:
@@ -79,9 +79,9 @@ def _run_until(deadline: float, idle_sleep: float, work, what: str) -> None:
             time.sleep(idle_sleep)
 
 
-def _receipts_thread(deadline: float, idle_sleep: float) -> None:
+def _receipts_thread(lane: str, deadline: float, idle_sleep: float) -> None:
     try:
-        _run_until(deadline, idle_sleep, lambda: receipts_pass(RECEIPT_BATCH["bulk"]), "receipts pass")
+        _run_until(deadline, idle_sleep, lambda: receipts_pass(RECEIPT_BATCH[lane]), "receipts pass")
     finally:
         connection.close()  # this thread's own connection
 
@@ -91,13 +91,12 @@ def lane_loop(lane: str, *, seconds: float, idle_sleep: float = 0.05) -> None:
     gate = RateGate()
     last_housekeeping = 0.0
     receipts_threads = []
-    if lane == "bulk":
-        for n in range(RECEIPT_THREADS):
-            thread = threading.Thread(
-                target=_receipts_thread, args=(deadline, idle_sleep), name=f"bulk-receipts-{n}", daemon=True
-            )
-            thread.start()
-            receipts_threads.append(thread)
+    for n in range(RECEIPT_THREADS[lane]):
+        thread = threading.Thread(
+            target=_receipts_thread, args=(lane, deadline, idle_sleep), name=f"{lane}-receipts-{n}", daemon=True
+        )
+        thread.start()
+        receipts_threads.append(thread)
 
     last_statistics = 0.0
 

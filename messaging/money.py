@@ -19,17 +19,16 @@ def reserve(*, tenant, prices, message_class: str, messages: list) -> None:
         )
 
 
-def capture(items: list[tuple[int, int, int, str]]) -> None:
-    """(tenant_id, message_id, segments, message_class[, delivered_at]) of messages just delivered."""
-    from billing.services import ledger_capture_batch
+def settle(captures: list[tuple], releases: list[tuple[int, int]]) -> None:
+    """Messages that just reached a final status: charge the delivered — (tenant_id, message_id,
+    segments, message_class[, delivered_at]) — and give back the reserves of the rest —
+    (tenant_id, message_id) — with one account update at the end (see billing.services)."""
+    from billing.services import ledger_settle_batch
 
-    if items:
-        ledger_capture_batch(items=items)
+    if captures or releases:
+        ledger_settle_batch(captures=captures, releases=releases)
 
 
 def release(items: list[tuple[int, int]]) -> None:
     """(tenant_id, message_id) of messages failed / expired / cancelled."""
-    from billing.services import ledger_release_batch
-
-    if items:
-        ledger_release_batch(items=items)
+    settle([], items)

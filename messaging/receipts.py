@@ -155,8 +155,10 @@ def _settle(finals: list[tuple], *, now) -> None:
             if status == "delivered" and latency_ms is not None:
                 counts["latency_ms_sum"] += max(0, latency_ms)
                 counts["latency_count"] += 1
-    money.capture(captures)
-    money.release(releases)
+    # The rows other work waits for come last, just before the commit: the tenant's account
+    # (every accept reserves on it) and this minute's channel counters (every dispatcher's
+    # submit bumps them), so neither is held while the batch's ledger rows are written.
+    money.settle(captures, releases)
     channel_minutes_add([(channel_id, now, counts) for channel_id, counts in per_channel.items()])
     transaction.on_commit(lambda: events.emit_status_changes(changes))
 

@@ -42,7 +42,9 @@ def lane_run(lane: str, seconds: float | None = None, chain: bool = True) -> str
 
 
 def lane_kick(lane: str) -> int:
-    return lane_pass(lane)
+    # Dispatch only: receipts are the lane loop's receipt thread's work, and a kick that
+    # waited behind a receipt batch would delay the very code it was sent for.
+    return lane_pass(lane, receipts=False)
 
 
 def housekeeping() -> None:

@@ -83,3 +83,84 @@ def test_concurrent_reserves_never_overdraw(tenant):
     assert sorted(outcomes) == ["ok", "refused"]
     assert selectors.account_balance(tenant=tenant) == Decimal("0.3900")
     assert selectors.ledger_check() == []
+
+
+def test_a_capture_in_progress_does_not_hold_up_a_reserve(tenant, monkeypatch):
+    """A receipt batch's capture must not block the tenant's accepts (their reservations lock
+    the account row): the account moves only in the batch's last statement."""
+    fund(tenant, "10")
+    services.ledger_reserve_batch(tenant=tenant, items=[(1, 1, "notification")])
+    midway, finish = threading.Event(), threading.Event()
+    insert_entries = services._insert_entries
+
+    def paused_insert(kind, rows):
+        inserted = insert_entries(kind, rows)
+        midway.set()
+        assert finish.wait(30)
+        return inserted
+
+    monkeypatch.setattr(services, "_insert_entries", paused_insert)
+    reserved = []
+
+    def reserve_while_capturing():
+        assert midway.wait(30)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '3s'")  # a wait for the account fails the test
+            reserved.append(services.ledger_reserve_batch(tenant=tenant, items=[(2, 1, "verification")]))
+        finally:
+            finish.set()
+
+    run_in_threads(
+        lambda: services.ledger_capture_batch(items=[(tenant.pk, 1, 1, "notification")]), reserve_while_capturing
+    )
+    assert reserved == [Decimal("0.1300")]
+    assert LedgerEntry.objects.filter(tenant=tenant, kind="capture").count() == 1
+    assert selectors.account_balance(tenant=tenant) == Decimal("10") - Decimal("0.13") * 2
+    assert selectors.ledger_check() == []
+
+
+def test_a_capture_racing_a_statement_is_either_on_it_or_in_the_current_month(tenant, monkeypatch):
+    """The statement holds its month's usage counter while it reads the ledger: a late January
+    receipt captured meanwhile waits, sees the statement and is booked in the current month."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    january = datetime(2026, 1, 15, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    fund(tenant, "10")
+    services.ledger_capture_batch(items=[(tenant.pk, 1, 1, "alert", january)])
+    reading, finish = threading.Event(), threading.Event()
+    render = services.render_statement_pdf
+
+    def paused_render(**kwargs):
+        reading.set()
+        assert finish.wait(30)
+        return render(**kwargs)
+
+    monkeypatch.setattr(services, "render_statement_pdf", paused_render)
+    statements = []
+
+    def late_capture():
+        assert reading.wait(30)
+
+        def capture():
+            try:
+                services.ledger_capture_batch(items=[(tenant.pk, 2, 1, "alert", january)])
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=capture)
+        worker.start()
+        worker.join(1.0)
+        finish.set()  # the capture is waiting for the statement's lock by now (or would be wrong)
+        worker.join(30)
+
+    run_in_threads(
+        lambda: statements.append(services.statement_generate(tenant=tenant, year=2026, month=1)), late_capture
+    )
+    assert statements[0].messages_total == 1
+    late = LedgerEntry.objects.get(tenant=tenant, message_id=2, kind="capture")
+    assert late.occurred_at > timezone.now() - timedelta(minutes=1)
+    assert services.statement_generate(tenant=tenant, year=2026, month=1).charges_total == statements[0].charges_total
