@@ -164,8 +164,9 @@ def _existing(kinds: list[str], pairs: list[tuple[int, int]]) -> set[tuple[int, 
         cursor.execute(
             # Index probes per pair whatever the statistics say (see _release_reserves).
             """SELECT e.tenant_id, e.message_id FROM unnest(%s::bigint[], %s::bigint[]) AS p(t, m)
-                CROSS JOIN LATERAL (SELECT tenant_id, message_id FROM billing_ledgerentry
-                                    WHERE tenant_id = p.t AND message_id = p.m AND kind = ANY(%s) OFFSET 0) e""",
+                CROSS JOIN LATERAL (SELECT tenant_id, message_id, kind FROM billing_ledgerentry
+                                    WHERE tenant_id = p.t AND message_id = p.m OFFSET 0) e
+                WHERE e.kind = ANY(%s)""",
             [int_array(p[0] for p in pairs), int_array(p[1] for p in pairs), list(kinds)],
         )
         return set(cursor.fetchall())
@@ -183,10 +184,14 @@ def _release_reserves(pairs: list[tuple[int, int]], at: datetime) -> list[tuple[
                 SELECT r.tenant_id, 'release', r.message_id, -r.amount, %s, r.message_class, r.segments,
                        '', '', now(), now()
                 FROM unnest(%s::bigint[], %s::bigint[]) AS p(t, m)
-                -- One unique-index probe per message, whatever the statistics say: a ledger that
-                -- grew fast since its last ANALYZE looked small and was scanned whole per batch.
+                -- One unique-index probe per message, whatever the statistics say. The fence
+                -- (OFFSET 0) keeps the kind out of the probe: with it, a ledger never analyzed
+                -- was probed through (tenant, kind, time), every reserve of the tenant read per
+                -- message (measured: 42 s for one batch of 3,000); by (tenant, message) alone the
+                -- unique index is the only one that fits.
                 CROSS JOIN LATERAL (SELECT * FROM billing_ledgerentry
-                                    WHERE tenant_id = p.t AND message_id = p.m AND kind = 'reserve' OFFSET 0) r
+                                    WHERE tenant_id = p.t AND message_id = p.m OFFSET 0) r
+                WHERE r.kind = 'reserve'
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount""",
             [at, int_array(p[0] for p in pairs), int_array(p[1] for p in pairs)],
@@ -287,12 +292,13 @@ def _reserve_new_sql(source_sql: str, param_count: int, fresh: bool) -> str:
     return _RESERVE_NEW_SQL.format(
         source=source,
         distinct="" if fresh else "DISTINCT ON (s.message_id)",
-        # One unique-index probe per message (never a scan: OFFSET 0 keeps it a subquery).
+        # One unique-index probe per message, whatever the statistics say (see _release_reserves).
         unbooked=""
         if fresh
-        else """WHERE NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
-                                WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
-                                  AND e.kind = ANY(%(settled)s::text[]) OFFSET 0)""",
+        else """WHERE NOT EXISTS (SELECT 1 FROM (SELECT e.kind FROM billing_ledgerentry e
+                                               WHERE e.tenant_id = %(tenant)s AND e.message_id = s.message_id
+                                               OFFSET 0) e
+                                WHERE e.kind = ANY(%(settled)s::text[]))""",
     )
 
 

@@ -1,11 +1,11 @@
 """The work loop of a dispatch lane, run inside that lane's django-q2 cluster (how the
 loop is started and kept alive: messaging/tasks.py).
 
-Each pass: dispatch until the lane's queue is empty, then one batch of the simulated
-carrier's due events and one batch of raw receipts; every 5 s also expiries and lease
-recovery; every second, in the bulk lane, statistics for tables that grew fast
-(smsportal/tablestats).
-Idle → sleep 50 ms. The urgent loop's receipt thread takes small batches.
+The loop's own thread dispatches until the lane's queue is empty, again and again (idle →
+sleep 50 ms). Beside it: receipt threads (one batch of the simulated carrier's due events,
+then one batch of raw receipts; the urgent lane's take small batches), and a periodic
+thread — every 5 s expiries and lease recovery; every second, in the bulk lane, statistics
+for tables that grew fast (smsportal/tablestats).
 
 Both loops apply receipts in other threads of the same process (their own database
 connections): dispatching and applying receipts then overlap — one waits on PostgreSQL while
@@ -86,33 +86,45 @@ def _receipts_thread(lane: str, deadline: float, idle_sleep: float) -> None:
         connection.close()  # this thread's own connection
 
 
+def _periodic_thread(lane: str, deadline: float) -> None:
+    """Expiries and lease recovery every HOUSEKEEPING_EVERY seconds and, in the bulk lane,
+    statistics every STATISTICS_EVERY: on their own clock, never starved by a dispatcher that
+    is busy with a backlog for minutes (measured: a ledger left unanalyzed that long)."""
+    last_housekeeping = last_statistics = 0.0
+    try:
+        while (now := time.monotonic()) < deadline:
+            try:
+                if lane == "bulk" and now - last_statistics >= STATISTICS_EVERY:
+                    last_statistics = now
+                    stale_tables_analyze()
+                if now - last_housekeeping >= HOUSEKEEPING_EVERY:
+                    last_housekeeping = now
+                    while messages_expire() or sum(leases_recover().values()):
+                        pass
+            except Exception:
+                logger.exception("lane %s housekeeping failed", lane)
+                close_old_connections()
+            time.sleep(min(STATISTICS_EVERY, max(0.0, deadline - time.monotonic())))
+    finally:
+        connection.close()  # this thread's own connection
+
+
 def lane_loop(lane: str, *, seconds: float, idle_sleep: float = 0.05) -> None:
+    """The lane's loop: this thread dispatches; receipt appliers and the periodic work run in
+    threads of their own (each with its own database connection)."""
     deadline = time.monotonic() + seconds
     gate = RateGate()
-    last_housekeeping = 0.0
-    receipts_threads = []
+    threads = [threading.Thread(target=_periodic_thread, args=(lane, deadline), name=f"{lane}-periodic", daemon=True)]
     for n in range(RECEIPT_THREADS[lane]):
-        thread = threading.Thread(
-            target=_receipts_thread, args=(lane, deadline, idle_sleep), name=f"{lane}-receipts-{n}", daemon=True
+        threads.append(
+            threading.Thread(
+                target=_receipts_thread, args=(lane, deadline, idle_sleep), name=f"{lane}-receipts-{n}", daemon=True
+            )
         )
+    for thread in threads:
         thread.start()
-        receipts_threads.append(thread)
-
-    last_statistics = 0.0
-
-    def one_pass() -> int:
-        nonlocal last_housekeeping, last_statistics
-        now = time.monotonic()
-        housekeeping = now - last_housekeeping >= HOUSEKEEPING_EVERY
-        if housekeeping:
-            last_housekeeping = now
-        if lane == "bulk" and now - last_statistics >= STATISTICS_EVERY:
-            last_statistics = now
-            stale_tables_analyze()
-        return lane_pass(lane, gate, housekeeping=housekeeping, receipts=not receipts_threads)
-
     try:
-        _run_until(deadline, idle_sleep, one_pass, f"lane {lane} pass")
+        _run_until(deadline, idle_sleep, lambda: lane_pass(lane, gate, receipts=False), f"lane {lane} pass")
     finally:
-        for thread in receipts_threads:
+        for thread in threads:
             thread.join()
