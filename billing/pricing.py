@@ -9,7 +9,7 @@ plan's general table). Rich (图文/MMS) messages cost `rich_message_price` each
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -35,6 +35,23 @@ def tenant_zone(tenant) -> ZoneInfo:
 
 def local_date(tenant, at: datetime | None = None) -> date:
     return timezone.localtime(at or timezone.now(), tenant_zone(tenant)).date()
+
+
+class LocalCalendar:
+    """A tenant's local date of many instants, converting only when one leaves the day of the
+    instant before (a receipt batch is thousands of instants, sorted, mostly on one day)."""
+
+    def __init__(self, tenant):
+        self.zone = tenant_zone(tenant)
+        self._start = self._end = None
+        self._day: date | None = None
+
+    def day(self, at: datetime) -> date:
+        if self._start is None or not self._start <= at < self._end:
+            self._day = timezone.localtime(at, self.zone).date()
+            self._start = datetime.combine(self._day, time.min, self.zone)
+            self._end = datetime.combine(self._day + timedelta(days=1), time.min, self.zone)
+        return self._day
 
 
 def month_of(tenant, at: datetime | None = None) -> date:

@@ -134,24 +134,29 @@ def _queue_low_balance_alert(tenant_id: int) -> None:
 
 def _insert_entries(kind: str, rows: list[tuple]) -> list[tuple[int, int, Decimal, int | None]]:
     """Multi-row INSERT of message entries, skipping (tenant, message, kind) already present.
-    rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing list|None).
+    rows: (tenant_id, message_id, amount, occurred_at, message_class, segments, pricing JSON text|None).
     Returns the rows actually inserted as (tenant_id, message_id, amount, segments)."""
     if not rows:
         return []
-    document = json.dumps(
-        [{"t": t, "m": m, "a": str(a), "o": o.isoformat(), "c": c, "s": s, "p": p} for t, m, a, o, c, s, p in rows],
-        ensure_ascii=False,
-    )
     with connection.cursor() as cursor:
         cursor.execute(
             """INSERT INTO billing_ledgerentry (tenant_id, kind, message_id, amount, occurred_at, message_class,
                                                segments, pricing, reference, reason, created_at, updated_at)
-                SELECT u.t, %s, u.m, u.a, u.o, u.c, u.s, u.p, '', '', now(), now()
-                FROM jsonb_to_recordset(%s::jsonb) AS u(t bigint, m bigint, a numeric, o timestamptz, c text,
-                                                         s int, p jsonb)
+                SELECT u.t, %s, u.m, u.a, u.o, u.c, u.s, u.p::jsonb, '', '', now(), now()
+                FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::timestamptz[], %s::text[], %s::int[],
+                            %s::text[]) AS u(t, m, a, o, c, s, p)
                 ON CONFLICT (tenant_id, message_id, kind) WHERE message_id IS NOT NULL DO NOTHING
                 RETURNING tenant_id, message_id, amount, segments""",
-            [kind, document],
+            [
+                kind,
+                int_array(r[0] for r in rows),
+                int_array(r[1] for r in rows),
+                text_array(r[2] for r in rows),
+                text_array(r[3].isoformat() for r in rows),
+                text_array(r[4] for r in rows),
+                int_array(r[5] for r in rows),
+                text_array(r[6] for r in rows),
+            ],
         )
         return cursor.fetchall()
 
@@ -424,29 +429,21 @@ def _capture(items: Sequence[tuple], *, now: datetime, default_at: datetime, del
     if not by_tenant:
         return {}
     tenants = Tenant.objects.in_bulk(list(by_tenant))
-    days: dict[tuple[int, datetime], date] = {}  # a batch usually shares a handful of times
-
-    def local_day(tenant, at: datetime) -> date:
-        key = (tenant.pk, at)
-        if key not in days:
-            days[key] = pricing.local_date(tenant, at)
-        return days[key]
-
+    calendars = {tenant_id: pricing.LocalCalendar(tenant) for tenant_id, tenant in tenants.items()}
     wanted: list[tuple[int, int, int, str, datetime, date]] = []
     for tenant_id in sorted(by_tenant):
-        tenant = tenants[tenant_id]
+        local_day = calendars[tenant_id].day
         for message_id, (segments, message_class, delivered_at) in sorted(
             by_tenant[tenant_id].items(), key=lambda kv: (kv[1][2], kv[0])
         ):
-            day = local_day(tenant, delivered_at)
-            wanted.append((tenant_id, message_id, segments, message_class, delivered_at, day))
+            wanted.append((tenant_id, message_id, segments, message_class, delivered_at, local_day(delivered_at)))
 
     def months_needed(closed: set[tuple[int, date]]) -> set[tuple[int, date]]:
         """Each capture's own month, or this month when its own already has a statement."""
-        needed = set()
-        for tenant_id, _m, _s, _c, _at, day in wanted:
-            month = (tenant_id, day.replace(day=1))
-            needed.add((tenant_id, local_day(tenants[tenant_id], now).replace(day=1)) if month in closed else month)
+        needed = {(tenant_id, day.replace(day=1)) for tenant_id, _m, _s, _c, _at, day in wanted}
+        for tenant_id, month in needed & closed:
+            needed.discard((tenant_id, month))
+            needed.add((tenant_id, calendars[tenant_id].day(now).replace(day=1)))
         return needed
 
     # The usage counters are locked before the statements are read for good: a statement being
@@ -461,9 +458,9 @@ def _capture(items: Sequence[tuple], *, now: datetime, default_at: datetime, del
         if (tenant_id, message_id) in already:
             continue
         if (tenant_id, day.replace(day=1)) in closed:
-            delivered_at, day = now, local_day(tenants[tenant_id], now)
+            delivered_at, day = now, calendars[tenant_id].day(now)
         plan.append((tenant_id, message_id, segments, message_class, delivered_at, day.replace(day=1), day))
-    rows, prices_cache = [], {}
+    rows, prices_cache, breakdowns = [], {}, {}
     for tenant_id, message_id, segments, message_class, delivered_at, month, day in plan:
         prices = prices_cache.get((tenant_id, day))
         if prices is None:
@@ -473,7 +470,9 @@ def _capture(items: Sequence[tuple], *, now: datetime, default_at: datetime, del
         amount = parts[0][1] * parts[0][2] if len(parts) == 1 else sum((n * p for _, n, p in parts), ZERO)
         if message_class != RICH:
             counters[(tenant_id, month)] += segments
-        breakdown = [[number, n, str(p)] for number, n, p in parts]
+        breakdown = breakdowns.get(key := tuple(parts))
+        if breakdown is None:  # a batch repeats a handful of breakdowns
+            breakdown = breakdowns[key] = json.dumps([[number, n, str(p)] for number, n, p in parts])
         rows.append((tenant_id, message_id, -amount, delivered_at, message_class, segments, breakdown))
     inserted = _insert_entries(LedgerKind.CAPTURE, rows)
     inserted_keys = {(r[0], r[1]) for r in inserted}

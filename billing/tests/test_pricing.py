@@ -102,3 +102,14 @@ def test_month_uses_the_tenants_time_zone(tenant):
     assert pricing.month_of(tenant, at) == date(2026, 2, 1)
     tenant.timezone = "Europe/London"
     assert pricing.month_of(tenant, at) == date(2026, 1, 1)
+
+
+def test_local_calendar_agrees_with_local_date_across_midnight(tenant):
+    from datetime import UTC, datetime, timedelta
+
+    calendar = pricing.LocalCalendar(tenant)  # Asia/Shanghai: midnight is 16:00 UTC
+    start = datetime(2026, 1, 31, 15, 0, tzinfo=UTC)
+    instants = [start + timedelta(minutes=7 * n) for n in range(40)] + [start, start - timedelta(days=40)]
+    assert [calendar.day(at) for at in instants] == [pricing.local_date(tenant, at) for at in instants]
+    assert calendar.day(datetime(2026, 1, 31, 15, 59, 59, 999999, tzinfo=UTC)) == date(2026, 1, 31)
+    assert calendar.day(datetime(2026, 1, 31, 16, 0, tzinfo=UTC)) == date(2026, 2, 1)
