@@ -198,12 +198,16 @@ _PRICES: dict[tuple[int, datetime], PlanPrices] = {}
 
 
 def prices_in_force(*, tenant, on: date | None = None) -> PlanPrices:
-    key = _plan_key(tenant, on)
-    prices = _PRICES.get(key)
+    return plan_prices_of(*_plan_key(tenant, on))
+
+
+def plan_prices_of(plan_id: int, created_at: datetime) -> PlanPrices:
+    """The price tables of a plan, from the process's cache when it has seen the plan."""
+    prices = _PRICES.get((plan_id, created_at))
     if prices is None:
         if len(_PRICES) > 10_000:
             _PRICES.clear()
-        prices = _PRICES[key] = plan_prices(PricePlan.objects.get(pk=key[0]))
+        prices = _PRICES[(plan_id, created_at)] = plan_prices(PricePlan.objects.get(pk=plan_id))
     return prices
 
 
@@ -267,13 +271,14 @@ def estimate(
     basis: str = "expected",
     at: datetime | None = None,
     prices: PlanPrices | None = None,
+    month_segments: int | None = None,
 ) -> Decimal:
     """Cost of `count` messages of `segments` each.
 
     basis="expected": graduated from this month's current volume (what it will most likely cost).
     basis="reserve": at the reserve price — what accepting them will hold from the balance; use
-    this for "can this campaign start" pre-checks. `prices`: the tenant's prices in force at
-    `at`, when the caller has them already.
+    this for "can this campaign start" pre-checks. `prices` and `month_segments` (delivered
+    this month so far): the tenant's, at `at`, when the caller has them already.
     """
     segments, count = max(int(segments), 0), max(int(count), 0)
     prices = prices or prices_in_force(tenant=tenant, on=local_date(tenant, at))
@@ -281,5 +286,6 @@ def estimate(
         return money(prices.rich_price * count)
     if basis == "reserve":
         return money(prices.highest_price(message_class) * segments * count)
-    position = delivered_segments(tenant=tenant, month=month_of(tenant, at))
-    return prices.amount(message_class, after=position, segments=segments * count)
+    if month_segments is None:
+        month_segments = delivered_segments(tenant=tenant, month=month_of(tenant, at))
+    return prices.amount(message_class, after=month_segments, segments=segments * count)

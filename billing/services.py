@@ -213,33 +213,47 @@ def _check_class(message_class: str) -> str:
 # --- The ledger contract messaging calls --------------------------------------------------------
 
 
-def ledger_reserve_batch(
-    *, tenant, items: list[tuple[int, int, str]], fresh: bool = False, prices: pricing.PlanPrices | None = None
-) -> Decimal:
+def ledger_reserve_batch(*, tenant, items: list[tuple[int, int, str]], fresh: bool = False) -> Decimal:
     """Reserve reserve_price × segments for each (message_id, segments, message_class).
 
     All or nothing: when balance + credit limit does not cover the total, raises
     PaymentRequired("insufficient_balance") (with `.shortfall`) and reserves nothing.
     Messages already reserved or settled are skipped. Returns the amount reserved now.
-    fresh / prices: as ledger_reserve_new_messages, which does the work.
+    fresh: as ledger_reserve_new_messages, which does the work.
     """
     if not items:
         return ZERO
-    _count, amount = ledger_reserve_new_messages(
+    return ledger_reserve_new_messages(
         tenant=tenant,
         source_sql="SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[])",
         params=[int_array(i[0] for i in items), int_array(i[1] for i in items), text_array(i[2] for i in items)],
-        prices=prices,
         fresh=fresh,
-    )
-    return amount
+    ).amount
 
 
-# One statement: lock the account, price the messages, book them only if the balance covers
-# them all, move balance and reserved, and flag a low-balance crossing. An accept is one
-# round trip of billing, and a refusal writes nothing (no savepoint to roll back).
+# One statement: find the plan in force, lock the account, price the messages at the plan's
+# reserve prices, book them only if the balance covers them all, move balance and reserved,
+# flag a low-balance crossing, and report the plan and the month's delivered segments (for the
+# caller's estimates). An accept is one round trip of billing, and a refusal writes nothing (no
+# savepoint to roll back).
 _RESERVE_NEW_SQL = """
-WITH acct AS MATERIALIZED (
+WITH plan AS MATERIALIZED (
+        SELECT p.id, p.created_at, p.rich_message_price FROM billing_priceplan p
+         WHERE p.id = coalesce(
+               (SELECT a.plan_id FROM billing_planassignment a
+                 WHERE a.tenant_id = %(tenant)s AND a.starts_on <= %(today)s ORDER BY a.starts_on DESC LIMIT 1),
+               (SELECT d.id FROM billing_priceplan d WHERE d.is_default))),
+     units AS MATERIALIZED (
+        -- The reserve price: the highest tier of the class's own table, else of the general one.
+        SELECT c.message_class,
+               CASE WHEN c.message_class = %(rich)s THEN (SELECT rich_message_price FROM plan)
+                    ELSE coalesce(
+                        (SELECT max(t.unit_price) FROM billing_pricetier t
+                          WHERE t.plan_id = (SELECT id FROM plan) AND t.message_class = c.message_class),
+                        (SELECT max(t.unit_price) FROM billing_pricetier t
+                          WHERE t.plan_id = (SELECT id FROM plan) AND t.message_class = '')) END AS unit
+          FROM unnest(%(classes)s::text[]) AS c(message_class)),
+     acct AS MATERIALIZED (
         SELECT balance, credit_limit, low_balance_alerted_at IS NOT NULL AS alerted
           FROM billing_account WHERE tenant_id = %(tenant)s FOR UPDATE),
      src AS MATERIALIZED (
@@ -248,12 +262,11 @@ WITH acct AS MATERIALIZED (
      priced AS (
         SELECT s.tenant_id, s.message_id, s.segments, s.message_class,
                CASE WHEN s.message_class = %(rich)s THEN p.unit ELSE p.unit * greatest(s.segments, 0) END AS amount
-          FROM src AS s
-          JOIN unnest(%(classes)s::text[], %(units)s::numeric[]) AS p(message_class, unit)
-            ON p.message_class = s.message_class),
+          FROM src AS s JOIN units AS p ON p.message_class = s.message_class AND p.unit IS NOT NULL),
      need AS (SELECT coalesce(sum(amount), 0) AS total FROM priced),
      unpriced AS (SELECT coalesce(s.message_class, '') AS message_class FROM src s
-                   WHERE s.message_class <> ALL(%(classes)s::text[]) OR s.message_class IS NULL LIMIT 1),
+                   WHERE NOT EXISTS (SELECT 1 FROM units p WHERE p.message_class = s.message_class
+                                                             AND p.unit IS NOT NULL) LIMIT 1),
      ok AS (SELECT (need.total = 0 OR need.total <= acct.balance + acct.credit_limit)
                    AND NOT EXISTS (SELECT 1 FROM unpriced) AS fits
               FROM need, acct),
@@ -279,8 +292,21 @@ WITH acct AS MATERIALIZED (
 SELECT (SELECT fits FROM ok), (SELECT total FROM need), (SELECT balance + credit_limit FROM acct),
        booked.n, booked.total,
        coalesce((SELECT alerted FROM upd), FALSE) AND NOT (SELECT alerted FROM acct),
-       (SELECT message_class FROM unpriced)
+       (SELECT message_class FROM unpriced),
+       (SELECT id FROM plan), (SELECT created_at FROM plan),
+       (SELECT u.delivered_segments FROM billing_monthlyusage u WHERE u.tenant_id = %(tenant)s AND u.month = %(month)s)
   FROM booked"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What a reservation booked, and what the caller needs to estimate the messages' cost
+    without asking again: the prices in force and this month's delivered segments so far."""
+
+    count: int
+    amount: Decimal
+    prices: pricing.PlanPrices
+    month_segments: int
 
 
 _CLASSES = sorted(PRICEABLE_CLASSES)
@@ -312,36 +338,35 @@ def ledger_reserve_new_messages(
     tenant,
     source_sql: str,
     params: list | tuple = (),
-    prices: pricing.PlanPrices | None = None,
     fresh: bool = False,
     prepared: bool = False,
-) -> tuple[int, Decimal]:
+) -> Reservation:
     """ledger_reserve_batch for messages created in the current transaction, given as SQL and
     priced and booked in SQL (one statement), so an accept never ships its messages' money
     through Python.
 
     `source_sql` is a SELECT yielding (message_id, segments, message_class), with `%s`
     placeholders for `params`. Same semantics as ledger_reserve_batch: reserve_price ×
-    segments (one reserve price for a rich message) per message, one reserve entry each (a
-    message already reserved is skipped: the ledger's unique key), the account's balance and
-    reserved move together, and all or nothing: when balance + credit limit does not cover
-    the total, raises PaymentRequired ("insufficient_balance", with `.shortfall`) and nothing
-    is booked. A message reserved before (a retried accept) or already settled is skipped,
-    found by one index probe each before the INSERT (probing the ledger from the INSERT that
-    grows it is exactly the plan a stale-statistics planner turns quadratic).
-    `prices`: the tenant's prices in force today, when the caller has them already.
+    segments (one reserve price for a rich message) per message, of the plan in force today,
+    one reserve entry each (a message already reserved is skipped: the ledger's unique key),
+    the account's balance and reserved move together, and all or nothing: when balance +
+    credit limit does not cover the total, raises PaymentRequired ("insufficient_balance", with
+    `.shortfall`) and nothing is booked. A message reserved before (a retried accept) or
+    already settled is skipped, found by one index probe each before the INSERT (probing the
+    ledger from the INSERT that grows it is exactly the plan a stale-statistics planner turns
+    quadratic).
     fresh=True: the caller vouches that the messages are distinct and were created in this
     transaction (nothing can be booked for them yet), so the lookup is skipped.
     prepared=True: a statement of constant shape (one message), worth preparing on the
     connection (smsportal.prepared); a batch's plan depends on its size, so it plans afresh.
-    Returns (messages reserved now, amount).
     """
-    prices = prices or pricing.prices_in_force(tenant=tenant)
+    today = pricing.local_date(tenant)
     named = {
         "tenant": tenant.pk,
+        "today": today,
+        "month": today.replace(day=1),
         "rich": RICH,
         "classes": _CLASSES_LITERAL,
-        "units": text_array(prices.highest_price(message_class) for message_class in _CLASSES),
         "kind": LedgerKind.RESERVE.value,
         "settled": _SETTLED_LITERAL,
     }
@@ -350,11 +375,14 @@ def ledger_reserve_new_messages(
     sql = _reserve_new_sql(source_sql, len(params), fresh)
     with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, named)
-        fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()
-        if fits is None:  # no account row yet: make it (the usual lock path), then book
+        row = cursor.fetchone()
+        if row[0] is None or row[7] is None:
+            # No account row yet, or no default plan (an emptied table): make them, then book.
             _lock_accounts([tenant.pk])
+            pricing.default_plan()
             cursor.execute(sql, named)
-            fits, needed, available, count, total, alerted, unpriced = cursor.fetchone()
+            row = cursor.fetchone()
+    fits, needed, available, count, total, alerted, unpriced, plan_id, plan_created, month_segments = row
     if unpriced is not None:
         raise ServiceError("invalid_message_class", _("Unknown message class “%(c)s”.") % {"c": unpriced})
     if not fits:
@@ -368,7 +396,7 @@ def ledger_reserve_new_messages(
         raise error
     if alerted:
         transaction.on_commit(lambda: _queue_low_balance_alert(tenant.pk))
-    return count, money(-total)
+    return Reservation(count, money(-total), pricing.plan_prices_of(plan_id, plan_created), month_segments or 0)
 
 
 def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:

@@ -169,7 +169,7 @@ def refusal_sql(
     predate the tenant's rows (a new tenant, a campaign fanning out right now), where a
     constant would make a tenant-only index look just as cheap and walk every message of
     the tenant once per number."""
-    from compliance.selectors import effective_caps, message_model
+    from compliance.selectors import cap_sql, message_model
 
     scopes = [SuppressionScope.ALL.value]
     if message_class == MessageClass.MARKETING:
@@ -208,20 +208,17 @@ def refusal_sql(
             )
         )
     Message = message_model()
-    caps = effective_caps(tenant=tenant)
-    limits: list[tuple[timedelta, int]] = []
+    limits: list[tuple[timedelta, str]] = []  # (window, the cap's name)
     template_filter, template_params = "", []
     if message_class == MessageClass.VERIFICATION:
         limits = [
-            (timedelta(minutes=1), caps.code_per_minute),
-            (timedelta(hours=1), caps.code_per_hour),
-            (timedelta(days=1), caps.code_per_day),
+            (timedelta(minutes=1), "code_per_minute"),
+            (timedelta(hours=1), "code_per_hour"),
+            (timedelta(days=1), "code_per_day"),
         ]
     elif message_class in (MessageClass.MARKETING, MessageClass.NOTIFICATION) and template_id is not None:
         per_day = (
-            caps.marketing_per_template_day
-            if message_class == MessageClass.MARKETING
-            else caps.notification_per_template_day
+            "marketing_per_template_day" if message_class == MessageClass.MARKETING else "notification_per_template_day"
         )
         limits = [(timedelta(days=1), per_day)]
         template_filter, template_params = "AND m.template_id + 0 = %s", [template_id]
@@ -230,13 +227,15 @@ def refusal_sql(
         # the FILTERs stop a planner with stale statistics (a brand-new template, messages
         # newer than the last ANALYZE) from walking the template's or the tenant's latest
         # messages once per number instead.
-        over = " OR ".join("count(*) FILTER (WHERE m.accepted_at > %s) + 1 > %s" for _ in limits)
+        # Each cap is read inside the statement (an init plan, once per statement): no round
+        # trip of its own on the send path.
+        over = " OR ".join(f"count(*) FILTER (WHERE m.accepted_at > %s) + 1 > {cap_sql(name)}" for _, name in limits)
         branches.append(
             (
                 f"""(SELECT {over} FROM {Message._meta.db_table} m
                       WHERE m.tenant_id = {tenant_sql} AND m.number = {number_sql} AND m.message_class = %s
                         AND m.status <> %s {template_filter})""",  # noqa: S608
-                [value for window, limit in limits for value in (now - window, limit)]
+                [value for window, _name in limits for value in (now - window, tenant.pk)]
                 + [message_class, MessageStatus.REJECTED]
                 + template_params,
                 FailureReason.RATE_LIMITED.value,

@@ -101,6 +101,19 @@ EFFECTIVE_CAPS_SQL = (
 )
 
 
+def cap_sql(name: str) -> str:
+    """A scalar subquery of the tenant's effective cap `name` (one %s: the tenant id), for
+    statements that apply the caps themselves. A missing platform row reads as its defaults."""
+    default = int(PlatformComplianceSettings._meta.get_field(name).default)
+    if name not in _CAP_FIELDS:
+        raise ValueError(name)
+    return (
+        f"(SELECT coalesce(t.{name}, p.{name}, {default}) FROM (VALUES (1)) AS one"  # noqa: S608
+        " LEFT JOIN compliance_platformcompliancesettings p ON p.id = 1"
+        " LEFT JOIN compliance_tenantcompliancesettings t ON t.tenant_id = %s)"
+    )
+
+
 def effective_caps(*, tenant) -> Caps:
     with connection.cursor() as cursor:
         cursor.execute(EFFECTIVE_CAPS_SQL, [tenant.pk])

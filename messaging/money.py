@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 
-def reserve(*, tenant, prices, message_class: str, messages: list) -> None:
-    """Messages just accepted (created in this transaction; each has .pk and .segments)."""
+def reserve(*, tenant, message_class: str, messages: list):
+    """Messages just accepted (created in this transaction; each has .pk and .segments).
+    Returns billing's Reservation (prices in force, the month's volume), or None for none."""
     from billing.services import ledger_reserve_new_messages
     from smsportal.sqlarrays import int_array
 
-    if messages:
-        ledger_reserve_new_messages(
-            tenant=tenant,
-            source_sql="SELECT m, s, %s FROM unnest(%s::bigint[], %s::int[]) AS u(m, s)",
-            params=[message_class, int_array(m.pk for m in messages), int_array(m.segments for m in messages)],
-            prices=prices,
-            fresh=True,
-            prepared=len(messages) == 1,  # see messaging.services._insert_messages
-        )
+    if not messages:
+        return None
+    return ledger_reserve_new_messages(
+        tenant=tenant,
+        source_sql="SELECT m, s, %s FROM unnest(%s::bigint[], %s::int[]) AS u(m, s)",
+        params=[message_class, int_array(m.pk for m in messages), int_array(m.segments for m in messages)],
+        fresh=True,
+        prepared=len(messages) == 1,  # see messaging.services._insert_messages
+    )
 
 
 def settle(captures: list[tuple], releases: list[tuple[int, int]]) -> None:

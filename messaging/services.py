@@ -141,10 +141,9 @@ def message_accept_batch(
         results.append(AcceptResult(index, number.e164, MessageStatus.QUEUED, segments=segments))
         rows.append(_Row(number.e164, number.carrier, number.province, body, segments, ref, MessageStatus.QUEUED))
 
-    from billing.pricing import estimate, prices_in_force
+    from billing.pricing import estimate
     from compliance import gates
 
-    prices = prices_in_force(tenant=tenant)  # once for the reservation and the estimates
     # Consent, suppression and frequency caps are index probes inside the INSERT (one
     # statement per chunk, the same rules as the campaign fan-out's).
     refusal = gates.refusal_sql(
@@ -160,7 +159,9 @@ def message_accept_batch(
         for start in range(0, len(rows), INSERT_CHUNK):
             _insert_messages(rows[start : start + INSERT_CHUNK], shared, refusal)
         queued = [m for m in rows if m.status == MessageStatus.QUEUED]
-        money.reserve(tenant=tenant, prices=prices, message_class=message_class, messages=queued)
+        # The reservation also reports the prices in force and the month's volume: the
+        # estimates below need no query of their own.
+        reservation = money.reserve(tenant=tenant, message_class=message_class, messages=queued)
         if lane == Lane.URGENT and send_at is None and queued:
             transaction.on_commit(lane_wake_urgent)
     price_cache: dict[int, Decimal] = {}
@@ -168,7 +169,11 @@ def message_accept_batch(
     def estimated(segments: int) -> Decimal:
         if segments not in price_cache:
             price_cache[segments] = estimate(
-                tenant=tenant, message_class=message_class, segments=segments, prices=prices
+                tenant=tenant,
+                message_class=message_class,
+                segments=segments,
+                prices=reservation.prices,
+                month_segments=reservation.month_segments,
             )
         return price_cache[segments]
 

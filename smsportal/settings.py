@@ -107,6 +107,14 @@ MIDDLEWARE = [
     "tenants.middleware.StaffMfaMiddleware",
 ]
 
+# Requests to /api/v1/ that carry an API key and no cookie (smsportal/wsgi.py): the key
+# decides the tenant, so the portal's session, CSRF, account and tenant middleware are skipped.
+API_KEY_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
 ROOT_URLCONF = "smsportal.urls"
 WSGI_APPLICATION = "smsportal.wsgi.application"
 

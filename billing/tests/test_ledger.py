@@ -188,3 +188,40 @@ def test_a_reserve_arriving_after_the_message_settled_holds_nothing(tenant):
     assert services.ledger_reserve_batch(tenant=tenant, items=[(3, 1, "alert"), (4, 1, "alert")]) == Decimal("0")
     assert Account.objects.get(tenant=tenant).reserved == Decimal("0")
     assert selectors.account_balance(tenant=tenant) == Decimal("9.8700")
+
+
+def test_reserve_uses_the_plan_in_force_today_per_class(tenant):
+    from datetime import timedelta
+
+    from billing.pricing import local_date
+    from smsportal.factories.billing import PlanAssignmentFactory, plan_with_tiers
+
+    today = local_date(tenant)
+    plan = plan_with_tiers([(1, 1000, "0.1000"), (1001, None, "0.0800")], rich_message_price=Decimal("0.3000"))
+    plan_with_tiers([(1, None, "0.0500")], message_class="verification", plan=plan)
+    PlanAssignmentFactory(tenant=tenant, plan=plan, starts_on=today)
+    later = plan_with_tiers([(1, None, "0.0100")])
+    PlanAssignmentFactory(tenant=tenant, plan=later, starts_on=today + timedelta(days=1))  # not yet in force
+    fund(tenant, "10")
+    reservation = services.ledger_reserve_new_messages(
+        tenant=tenant,
+        source_sql="SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[])",
+        params=["{1,2,3}", "{2,1,3}", '{"verification","marketing","rich"}'],
+    )
+    # verification: its own table (0.05 × 2); marketing: the general table's highest tier; rich: per message
+    assert reservation.amount == Decimal("0.1000") + Decimal("0.1000") + Decimal("0.3000")
+    assert reservation.prices.plan_id == plan.pk
+    amounts = dict(LedgerEntry.objects.filter(tenant=tenant, kind="reserve").values_list("message_id", "amount"))
+    assert amounts == {1: Decimal("-0.1000"), 2: Decimal("-0.1000"), 3: Decimal("-0.3000")}
+    assert_consistent()
+
+
+def test_reserve_reports_the_months_volume_for_estimates(tenant):
+    fund(tenant, "10")
+    MonthlyUsage.objects.create(tenant=tenant, month=month_of(tenant), delivered_segments=99_999)
+    reservation = services.ledger_reserve_new_messages(
+        tenant=tenant, source_sql="SELECT 7::bigint, 2, 'notification'::text", fresh=True
+    )
+    assert reservation.month_segments == 99_999
+    # the 100,000th segment at tier 1, the next at tier 2
+    assert reservation.prices.amount("notification", after=reservation.month_segments, segments=2) == Decimal("0.2400")

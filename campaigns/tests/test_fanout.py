@@ -201,12 +201,16 @@ def test_reserve_new_messages_all_or_nothing_one_entry_each(tenant):
         ledger_reserve_new_messages(tenant=tenant, source_sql=source, params=[[m.pk for m in messages]])
     assert refused.value.shortfall == Decimal("0.2800")
     assert not LedgerEntry.objects.filter(tenant=tenant, kind="reserve").exists()
-    count, amount = ledger_reserve_new_messages(
+    reservation = ledger_reserve_new_messages(
         tenant=tenant, source_sql=source, params=[[m.pk for m in messages[:1]] * 2]
     )
-    assert (count, amount) == (1, Decimal("0.2600"))
+    assert (reservation.count, reservation.amount) == (1, Decimal("0.2600"))
+    assert (reservation.prices.highest_price(MessageClass.MARKETING), reservation.month_segments) == (
+        Decimal("0.1300"),
+        0,
+    )
     account = Account.objects.get(tenant=tenant)
     assert (account.balance, account.reserved) == (Decimal("0.2400"), Decimal("0.2600"))
     entry = LedgerEntry.objects.get(tenant=tenant, kind="reserve")
     assert (entry.message_id, entry.amount, entry.segments) == (messages[0].pk, Decimal("-0.2600"), 2)
-    assert ledger_reserve_new_messages(tenant=tenant, source_sql=source, params=[[messages[0].pk]])[0] == 0
+    assert ledger_reserve_new_messages(tenant=tenant, source_sql=source, params=[[messages[0].pk]]).count == 0
