@@ -1,9 +1,9 @@
 """The dispatcher: claim a batch of queued messages of one lane, route, submit, record.
 
-    claim   one UPDATE … WHERE id IN (SELECT … ORDER BY priority, id LIMIT n
-            FOR UPDATE SKIP LOCKED) RETURNING …   → rows `submitting` with a lease
-    route   in memory (messaging.routing.Router), the chosen channel recorded on the rows
-            BEFORE submitting, so crash recovery knows whom to ask
+    claim   per priority of the lane: SELECT … WHERE due ORDER BY due, id LIMIT n FOR UPDATE
+            SKIP LOCKED, routed in memory (messaging.routing.Router), then one UPDATE … FROM
+            unnest → rows `submitting` with a lease and the chosen channel recorded BEFORE
+            submitting, so crash recovery knows whom to ask
     submit  per channel in chunks of its batch size, paced to its rate limit
     record  one UPDATE … FROM unnest(…) per outcome kind (submitted / failed / requeued)
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from messaging import breaker, events, money
 from messaging.adapters.base import SubmitResult, get_adapter
-from messaging.models import Channel
+from messaging.models import DUE, Channel
 from messaging.routing import RateGate, Router
 from smsportal.enums import FailureReason
 from smsportal.sqlarrays import int_array, text_array
@@ -72,36 +72,59 @@ class Outcome:
 NOT_HELD = """AND (m.campaign_id IS NULL
      OR NOT EXISTS (SELECT 1 FROM messaging_sendhold h WHERE h.campaign_id = m.campaign_id))"""
 
-CLAIM_SQL = """
-    UPDATE messaging_message SET status = 'submitting', lease_until = %s,
-           submit_attempts = submit_attempts + 1, updated_at = %s
-    WHERE id IN (
-        SELECT id FROM messaging_message m
-        WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s) {NOT_HELD}
-        ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
-    RETURNING id, tenant_id, number, carrier, province, message_class, body, segments,
-              tried_channel_ids, submit_attempts, priority
-""".replace("{NOT_HELD}", NOT_HELD)
+# The queue index (msg_queue) is (lane, priority, due, id) over queued rows (DUE, in
+# messaging.models): a claim reads, per priority, only the rows already due.
+# Ordered by (priority, id) with the send time as a filter, every claim of a lane whose due
+# rows were taken walked past all its future ones — a paused campaign's million parked
+# messages, a paced campaign's next day — one heap visit each (measured: the bulk lane's
+# claims busy 83% of the time during an end-to-end run after a paused 1,000,000 campaign).
+# The priorities present in a lane's queue, one index probe each (a loose index scan).
+QUEUED_PRIORITIES_SQL = """
+    WITH RECURSIVE p(priority) AS (
+        SELECT min(priority) FROM messaging_message WHERE status = 'queued' AND lane = %(lane)s
+      UNION ALL
+        SELECT (SELECT min(priority) FROM messaging_message
+                 WHERE status = 'queued' AND lane = %(lane)s AND priority > p.priority)
+          FROM p WHERE p.priority IS NOT NULL)
+    SELECT priority FROM p WHERE priority IS NOT NULL"""
+
+CLAIM_SELECT = f"""
+    SELECT id, tenant_id, number, carrier, province, message_class, body, segments,
+           tried_channel_ids, submit_attempts + 1, priority
+    FROM messaging_message m
+    WHERE status = 'queued' AND lane = %s AND priority = %s AND {DUE} <= %s {NOT_HELD}
+    ORDER BY {DUE}, id LIMIT %s FOR UPDATE SKIP LOCKED
+"""  # noqa: S608 (fixed fragments; values are bound)
+
+
+def _claim_rows(cursor, lane: str, limit: int, now) -> list[Claimed]:
+    """Lock up to `limit` due queued messages of the lane, most urgent priority first, then
+    by due time (inside the caller's transaction)."""
+    cursor.execute(QUEUED_PRIORITIES_SQL, {"lane": lane})
+    claimed: list[Claimed] = []
+    for (priority,) in cursor.fetchall():
+        cursor.execute(CLAIM_SELECT, [lane, priority, now, limit - len(claimed)])
+        claimed += [Claimed(*row) for row in cursor.fetchall()]
+        if len(claimed) >= limit:
+            break
+    return claimed
 
 
 def claim(lane: str, limit: int, now=None) -> list[Claimed]:
     """Claim a batch without routing it (crash-recovery tests; dispatch uses claim_routed)."""
     now = now or timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [now + LEASE, now, lane, now, limit])
-        rows = cursor.fetchall()
-    claimed = [Claimed(*row) for row in rows]
-    claimed.sort(key=lambda m: (m.priority, m.id))
+    with transaction.atomic(), connection.cursor() as cursor:
+        claimed = _claim_rows(cursor, lane, limit, now)
+        if claimed:
+            cursor.execute(
+                """UPDATE messaging_message SET status = 'submitting', lease_until = %s,
+                          submit_attempts = submit_attempts + 1, updated_at = %s
+                    WHERE id = ANY(%s::bigint[])""",
+                [now + LEASE, now, int_array(m.id for m in claimed)],
+            )
     return claimed
 
 
-CLAIM_ROUTED_SELECT = """
-    SELECT id, tenant_id, number, carrier, province, message_class, body, segments,
-           tried_channel_ids, submit_attempts + 1, priority
-    FROM messaging_message m
-    WHERE status = 'queued' AND lane = %s AND (send_at IS NULL OR send_at <= %s) {NOT_HELD}
-    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED
-""".replace("{NOT_HELD}", NOT_HELD)
 CLAIM_ROUTED_UPDATE = """
     UPDATE messaging_message m SET status = 'submitting', lease_until = %s, submit_attempts = m.submit_attempts + 1,
            updated_at = %s, channel_id = v.channel_id, route_reason = v.reason
@@ -116,8 +139,7 @@ def claim_routed(lane: str, limit: int, now=None) -> tuple[list[Claimed], Router
     in memory, never across a submit."""
     now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(CLAIM_ROUTED_SELECT, [lane, now, limit])
-        claimed = [Claimed(*row) for row in cursor.fetchall()]
+        claimed = _claim_rows(cursor, lane, limit, now)
         if not claimed:
             return [], None
         router = Router(now=now)  # only now: an idle lane polls often and must stay cheap

@@ -12,7 +12,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from messaging.models import Channel, ChannelMinute, InboundMessage, Message, ReceiptRaw
+from messaging.models import (
+    DUE,
+    PRIORITY_BY_CLASS,
+    Channel,
+    ChannelMinute,
+    InboundMessage,
+    Message,
+    ReceiptRaw,
+    lane_for,
+)
 from smsportal.enums import MessageStatus
 from smsportal.errors import NotFound
 from smsportal.numbers import InvalidNumber, normalize
@@ -198,13 +207,20 @@ def channel_recent_counts(*, minutes: int = 15, now=None) -> dict[int, dict]:
 
 
 def lane_backlog() -> dict[str, dict]:
-    """Queued messages per lane and the age of the oldest (what the watch alerts on)."""
+    """Due queued messages per lane and how long the oldest has waited since it was due (what
+    the watch alerts on), read within the queue index's bounds, priority by priority."""
+    pairs = sorted({(lane_for(message_class), priority) for message_class, priority in PRIORITY_BY_CLASS.items()})
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT lane, count(*), min(accepted_at) FROM messaging_message WHERE status = 'queued'"
-            " AND (send_at IS NULL OR send_at <= now()) GROUP BY lane"
+            f"""SELECT k.lane, sum(q.n), min(q.oldest)
+                  FROM unnest(%s::text[], %s::int[]) AS k(lane, priority)
+                  CROSS JOIN LATERAL (SELECT count(*) AS n, min({DUE}) AS oldest FROM messaging_message
+                                       WHERE status = 'queued' AND lane = k.lane AND priority = k.priority
+                                         AND {DUE} <= %s) q
+                 GROUP BY k.lane HAVING sum(q.n) > 0""",  # noqa: S608 (fixed fragments; values are bound)
+            [[p[0] for p in pairs], [p[1] for p in pairs], now],
         )
-        now = timezone.now()
         return {
             lane: {"queued": count, "oldest_age_s": (now - oldest).total_seconds() if oldest else 0}
             for lane, count, oldest in cursor.fetchall()

@@ -503,9 +503,3 @@ def channel_breaker_reset(*, actor, channel: Channel, ip_address: str | None = N
         breaker.breaker_reset(channel)
         audit_record(tenant=None, actor=actor, action="channel.breaker_reset", obj=channel, ip_address=ip_address)
     return channel
-
-
-def queue_depths() -> dict[str, int]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT lane, count(*) FROM messaging_message WHERE status = 'queued' GROUP BY lane")
-        return dict(cursor.fetchall())

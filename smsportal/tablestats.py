@@ -51,5 +51,5 @@ def stale_tables_analyze(tables: tuple[str, ...] = GROWING_TABLES, min_rows: int
                 cursor.execute(f'ANALYZE "{table}"')  # a name from GROWING_TABLES, never input
             analyzed.append(table)
         except DatabaseError:
-            logger.info("statistics of %s not refreshed now (table busy)", table)
+            logger.debug("statistics of %s not refreshed now (table busy)", table)
     return analyzed

@@ -238,6 +238,31 @@ def test_scheduled_messages_wait_for_their_time(tenant, channel):
     assert not claim("bulk", 10)
 
 
+def test_within_a_priority_the_earliest_due_goes_first_and_a_future_backlog_is_never_read(tenant, channel):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    parked = MessageFactory.create_batch(50, tenant=tenant, message_class=MessageClass.MARKETING, send_at=later(3600))
+    retried = MessageFactory(tenant=tenant, send_at=later(-30))  # re-queued with a backoff that has passed
+    fresh = MessageFactory(tenant=tenant)  # accepted now, due now
+    queued_later_but_due_first = MessageFactory(tenant=tenant, send_at=later(-60))
+    with CaptureQueriesContext(connection) as queries:
+        claimed = [m.id for m in claim("bulk", 10)]
+    assert claimed == [queued_later_but_due_first.id, retried.id, fresh.id]
+    # The parked marketing rows stay untouched and are found again once due.
+    assert Message.objects.filter(pk__in=[m.pk for m in parked], status="queued").count() == 50
+    assert len(claim("bulk", 100, now=later(3601))) == 50
+    plans = []
+    with connection.cursor() as cursor:
+        for query in queries.captured_queries:
+            if "FOR UPDATE SKIP LOCKED" in query["sql"]:
+                cursor.execute("EXPLAIN " + query["sql"])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    # One claim per priority present (notification, marketing), each bounded by the due time
+    # inside the queue index rather than filtered after reading every queued row.
+    assert len(plans) == 2 and all("msg_queue" in plan and "COALESCE" in plan.split("Filter")[0] for plan in plans)
+
+
 def test_raw_receipts_are_kept(tenant, member, code_template, channel):
     [mid] = send_codes(tenant, member, code_template, ["13800138000"])
     lane_pass("urgent")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
-from messaging.models import Channel, Lane, lane_for
+from messaging.models import DUE, PRIORITY_BY_CLASS, Channel, Lane, lane_for
 from smsportal.enums import ARRIVAL_TARGET_SECONDS, MessageClass
 
 # The classes whose arrival time and backlog age are watched (the guide's 1 s / 3 s / 5 s).
@@ -140,14 +140,15 @@ def lane_backlogs(*, now: datetime) -> list[Backlog]:
     with connection.cursor() as cursor:
         for message_class in WATCHED_CLASSES:
             lane = lane_for(message_class)
+            # Within the queue index's bounds (lane, priority, due): rows not due yet — a
+            # paused campaign's, a paced one's — are never read.
             cursor.execute(
-                """
-                SELECT count(*), min(coalesce(send_at, accepted_at))
+                f"""
+                SELECT count(*), min({DUE})
                   FROM messaging_message
-                 WHERE status = 'queued' AND lane = %s AND message_class = %s
-                   AND (send_at IS NULL OR send_at <= %s)
-                """,
-                [lane, message_class, now],
+                 WHERE status = 'queued' AND lane = %s AND priority = %s AND {DUE} <= %s AND message_class = %s
+                """,  # noqa: S608 (fixed fragments; values are bound)
+                [lane, PRIORITY_BY_CLASS[message_class], now, message_class],
             )
             count, oldest = cursor.fetchone()
             found.append(

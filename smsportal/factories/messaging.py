@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from messaging.models import Channel, Message, lane_for
+from messaging.models import PRIORITY_BY_CLASS, Channel, Message, lane_for
 from smsportal.enums import Carrier, MessageClass, MessageStatus
 
 ALL_CARRIERS = [Carrier.MOBILE, Carrier.UNICOM, Carrier.TELECOM, Carrier.BROADNET]
@@ -47,7 +47,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
     province = "北京市"
     message_class = MessageClass.NOTIFICATION
     lane = factory.LazyAttribute(lambda o: lane_for(o.message_class))
-    priority = 5
+    priority = factory.LazyAttribute(lambda o: PRIORITY_BY_CLASS[o.message_class])
     body = "【测试】您的订单已发货。"
     segments = 1
     status = MessageStatus.QUEUED
