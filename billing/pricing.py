@@ -145,16 +145,34 @@ DEFAULT_TIERS = [
 DEFAULT_RICH_PRICE = Decimal("0.2000")
 
 
+# The default plan's prices without its rows: what the send path charges when even the
+# default's rows are gone (emptied tables in tests; a migration creates them).
+DEFAULT_PRICES = PlanPrices(
+    plan_id=0,
+    name=DEFAULT_PLAN_NAME,
+    tables={"": [Band(n, first, last, price) for n, (first, last, price) in enumerate(DEFAULT_TIERS, start=1)]},
+    rich_price=DEFAULT_RICH_PRICE,
+)
+
+DEFAULT_PLAN_LOCK = 0x5D5_B111  # advisory lock key: one process at a time (re)creates the default plan
+
+
 def default_plan() -> PricePlan:
     plan = PricePlan.objects.filter(is_default=True).first()
     if plan is not None:
         return plan
-    from django.db import IntegrityError, transaction
+    from django.db import transaction
 
     from billing.models import PriceTier
 
-    try:
-        with transaction.atomic():
+    # Serialised, not raced: two workers inserting it at once each held one of the plan's
+    # unique keys (name, the one default) and waited for the other's — a deadlock, seen when a
+    # receipt batch and an accept both found the table emptied.
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DEFAULT_PLAN_LOCK])
+        plan = PricePlan.objects.filter(is_default=True).first()
+        if plan is None:
             plan = PricePlan.objects.create(
                 name=DEFAULT_PLAN_NAME, is_default=True, rich_message_price=DEFAULT_RICH_PRICE
             )
@@ -162,8 +180,6 @@ def default_plan() -> PricePlan:
                 PriceTier(plan=plan, first_segment=first, last_segment=last, unit_price=price)
                 for first, last, price in DEFAULT_TIERS
             )
-    except IntegrityError:  # another worker made it first
-        plan = PricePlan.objects.get(is_default=True)
     return plan
 
 

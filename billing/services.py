@@ -244,9 +244,13 @@ WITH plan AS MATERIALIZED (
                  WHERE a.tenant_id = %(tenant)s AND a.starts_on <= %(today)s ORDER BY a.starts_on DESC LIMIT 1),
                (SELECT d.id FROM billing_priceplan d WHERE d.is_default))),
      units AS MATERIALIZED (
-        -- The reserve price: the highest tier of the class's own table, else of the general one.
+        -- The reserve price: the highest tier of the class's own table, else of the general
+        -- one; with no plan at all, the default plan's (pricing.DEFAULT_PRICES).
         SELECT c.message_class,
-               CASE WHEN c.message_class = %(rich)s THEN (SELECT rich_message_price FROM plan)
+               CASE WHEN NOT EXISTS (SELECT 1 FROM plan) THEN
+                         CASE WHEN c.message_class = %(rich)s THEN %(default_rich)s::numeric
+                              ELSE %(default_unit)s::numeric END
+                    WHEN c.message_class = %(rich)s THEN (SELECT rich_message_price FROM plan)
                     ELSE coalesce(
                         (SELECT max(t.unit_price) FROM billing_pricetier t
                           WHERE t.plan_id = (SELECT id FROM plan) AND t.message_class = c.message_class),
@@ -366,6 +370,8 @@ def ledger_reserve_new_messages(
         "today": today,
         "month": today.replace(day=1),
         "rich": RICH,
+        "default_rich": pricing.DEFAULT_PRICES.rich_price,
+        "default_unit": pricing.DEFAULT_PRICES.highest_price(""),
         "classes": _CLASSES_LITERAL,
         "kind": LedgerKind.RESERVE.value,
         "settled": _SETTLED_LITERAL,
@@ -376,10 +382,8 @@ def ledger_reserve_new_messages(
     with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, named)
         row = cursor.fetchone()
-        if row[0] is None or row[7] is None:
-            # No account row yet, or no default plan (an emptied table): make them, then book.
+        if row[0] is None:  # no account row yet: make it (the usual lock path), then book
             _lock_accounts([tenant.pk])
-            pricing.default_plan()
             cursor.execute(sql, named)
             row = cursor.fetchone()
     fits, needed, available, count, total, alerted, unpriced, plan_id, plan_created, month_segments = row
@@ -396,7 +400,11 @@ def ledger_reserve_new_messages(
         raise error
     if alerted:
         transaction.on_commit(lambda: _queue_low_balance_alert(tenant.pk))
-    return Reservation(count, money(-total), pricing.plan_prices_of(plan_id, plan_created), month_segments or 0)
+    # No plan at all (the default's row emptied, as a test flush leaves it) priced at the
+    # default's tiers; the accept never creates it: it holds the account here, and a receipt
+    # batch creating it would wait for the account in turn.
+    prices = pricing.plan_prices_of(plan_id, plan_created) if plan_id is not None else pricing.DEFAULT_PRICES
+    return Reservation(count, money(-total), prices, month_segments or 0)
 
 
 def _billing_months_closed(tenant_ids) -> set[tuple[int, date]]:

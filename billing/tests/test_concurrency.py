@@ -164,3 +164,15 @@ def test_a_capture_racing_a_statement_is_either_on_it_or_in_the_current_month(te
     late = LedgerEntry.objects.get(tenant=tenant, message_id=2, kind="capture")
     assert late.occurred_at > timezone.now() - timedelta(minutes=1)
     assert services.statement_generate(tenant=tenant, year=2026, month=1).charges_total == statements[0].charges_total
+
+
+def test_two_workers_recreating_the_default_plan_agree_on_one(tenant):
+    from billing import pricing
+    from billing.models import PricePlan
+
+    PricePlan.objects.filter(is_default=True).delete()  # as a flushed table leaves it
+    plans = []
+    run_in_threads(lambda: plans.append(pricing.default_plan().pk), lambda: plans.append(pricing.default_plan().pk))
+    assert len(set(plans)) == 1
+    assert PricePlan.objects.filter(is_default=True).count() == 1
+    assert PricePlan.objects.get(is_default=True).tiers.count() == len(pricing.DEFAULT_TIERS)

@@ -225,3 +225,17 @@ def test_reserve_reports_the_months_volume_for_estimates(tenant):
     assert reservation.month_segments == 99_999
     # the 100,000th segment at tier 1, the next at tier 2
     assert reservation.prices.amount("notification", after=reservation.month_segments, segments=2) == Decimal("0.2400")
+
+
+def test_reserve_without_any_plan_rows_prices_at_the_default_and_creates_none(tenant):
+    from billing import pricing
+    from billing.models import PricePlan
+
+    fund(tenant, "10")
+    PricePlan.objects.all().delete()  # as a flushed table leaves it
+    reservation = services.ledger_reserve_new_messages(
+        tenant=tenant, source_sql="SELECT 5::bigint, 2, 'notification'::text", fresh=True
+    )
+    assert reservation.amount == Decimal("0.2600")  # the default's highest tier, 2 segments
+    assert reservation.prices is pricing.DEFAULT_PRICES
+    assert not PricePlan.objects.exists()  # made later, outside the accept (pricing.default_plan)
