@@ -71,8 +71,8 @@ NEW_STATUS = """(CASE WHEN (m.parts_failed_mask | a.fmask) <> 0 THEN 'failed'
 APPLY_SQL = """
 WITH batch AS (
     UPDATE messaging_receiptraw r SET applied_at = %(now)s
-    WHERE r.id IN (SELECT id FROM messaging_receiptraw WHERE applied_at IS NULL
-                   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    WHERE r.id = ANY(ARRAY(SELECT id FROM messaging_receiptraw WHERE applied_at IS NULL
+                           ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
     RETURNING r.id, r.channel_id, r.message_id, r.channel_ref, r.part_index, r.delivered, r.raw_status,
               r.failure_reason, r.reported_at
 ), resolved AS (

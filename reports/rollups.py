@@ -214,8 +214,8 @@ def rollup_refresh(*, now: datetime | None = None) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                """DELETE FROM reports_rollupdirtyhour WHERE id IN (
-                       SELECT id FROM reports_rollupdirtyhour FOR UPDATE SKIP LOCKED LIMIT 5000)
+                """DELETE FROM reports_rollupdirtyhour WHERE id = ANY(ARRAY(
+                       SELECT id FROM reports_rollupdirtyhour FOR UPDATE SKIP LOCKED LIMIT 5000))
                    RETURNING tenant_id, hour"""
             )
             pairs = set(cursor.fetchall())

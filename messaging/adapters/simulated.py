@@ -232,9 +232,9 @@ def simulated_events_release(*, limit: int = 5000, now=None) -> tuple[int, int]:
         cursor.execute(
             """
             WITH due AS (
-                DELETE FROM messaging_simulatedevent WHERE id IN (
+                DELETE FROM messaging_simulatedevent WHERE id = ANY(ARRAY(
                     SELECT id FROM messaging_simulatedevent WHERE due_at <= %s
-                    ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED)
+                    ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED))
                 RETURNING *
             ), receipts AS (
                 INSERT INTO messaging_receiptraw (tenant_id, channel_id, message_id, channel_ref, part_index,
