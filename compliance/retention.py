@@ -221,10 +221,10 @@ def _purge_contacts(*, tenant_id: int, cutoff, batch_size: int, result: PurgeRes
     # A contact's updated_at is refreshed whenever an import brings the number again.
     result.contacts = _batches(
         f"""WITH gone AS (
-                DELETE FROM {t["contact"]} WHERE id IN (
+                DELETE FROM {t["contact"]} WHERE id = ANY(ARRAY(
                     SELECT id FROM {t["contact"]}
                      WHERE tenant_id = %(tenant)s AND contact_list_id = ANY(%(lists)s) AND updated_at < %(cutoff)s
-                     LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+                     LIMIT %(limit)s FOR UPDATE SKIP LOCKED))
                 RETURNING contact_list_id),
             per_list AS (SELECT contact_list_id, count(*) AS n FROM gone GROUP BY contact_list_id),
             counted AS (

@@ -2,7 +2,7 @@
 
     hand-off   the dispatcher routes a message to an SMPP channel and leaves it `submitting`
                with lease_until NULL: that is the connector's queue
-    claim      one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) per channel with room,
+    claim      one UPDATE … WHERE id = ANY(ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) per channel with room,
                setting our own lease (renewed while we hold the rows)
     send       messages → submit_sm parts → the engine (client.py), which keeps `window`
                submits in flight per bind within the channel's rate limit
@@ -324,10 +324,10 @@ class Connector:
             cursor.execute(
                 """
                 UPDATE messaging_message SET lease_until = %s, updated_at = %s
-                WHERE id IN (
+                WHERE id = ANY(ARRAY(
                     SELECT id FROM messaging_message
                     WHERE status = 'submitting' AND lease_until IS NULL AND channel_id = %s AND channel_ref = ''
-                    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
+                    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED))
                 RETURNING id, tenant_id, number, body, priority, template_id
                 """,
                 [now + LEASE, now, state.channel.pk, limit],
@@ -371,10 +371,10 @@ class Connector:
                 """
                 UPDATE messaging_message SET status = 'queued', channel_id = NULL, lease_until = NULL,
                     route_reason = 'SMPP: channel not bound; routed again', updated_at = now()
-                WHERE id IN (
+                WHERE id = ANY(ARRAY(
                     SELECT id FROM messaging_message
                     WHERE status = 'submitting' AND lease_until IS NULL AND channel_id = %s AND channel_ref = ''
-                    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED)
+                    ORDER BY priority, id LIMIT %s FOR UPDATE SKIP LOCKED))
                 """,
                 [channel_id, self.claim_limit],
             )
