@@ -235,8 +235,12 @@ INSERT_COLUMNS = (
 # One statement per chunk: the rows arrive as arrays (one literal each, see smsportal.sqlarrays),
 # the gates decide each row's status in the database, and the ids come back in row order (the
 # sequence numbers the rows in ORDER BY order). {refusal} is compliance.gates.refusal_sql.
+# src is MATERIALIZED so that its tenant_id reaches the gate probes as a column, not as the
+# constant an inlined CTE folds it into: with the constant, a tenant the statistics do not know
+# yet made tenant-only indexes look as cheap as (tenant, number), and each probe walked every
+# consent record or message of the tenant (1,000-message batches slowing 0.08 → 6 s).
 INSERT_SQL = f"""
-WITH src AS (
+WITH src AS MATERIALIZED (
     SELECT s.*, %s::bigint AS tenant_id
       FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[], %s::text[])
            WITH ORDINALITY AS s(number, carrier, province, body, segments, client_ref, preset, detail, n)),
