@@ -108,22 +108,28 @@ class Message(TenantOwned):
     message_class = models.CharField(_("class"), max_length=16, choices=MessageClass.choices)
     lane = models.CharField(max_length=8, choices=Lane.choices)
     priority = models.SmallIntegerField(default=5)
+    # No index and no delete-time lookup on these two: every status change rewrites each index
+    # entry of the row, and nothing reads messages by template alone. Messages only refer to
+    # an approved version (templates.selectors.template_for_sending), and a template that has
+    # ever been approved cannot be deleted (templates.services.template_delete).
     template = models.ForeignKey(
         "templates.MessageTemplate",
-        on_delete=models.PROTECT,
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
         related_name="+",
         verbose_name=_("template"),
         db_constraint=False,
+        db_index=False,
     )
     template_version = models.ForeignKey(
         "templates.TemplateVersion",
-        on_delete=models.PROTECT,
+        on_delete=models.DO_NOTHING,
         null=True,
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     body = models.TextField(_("text"), blank=True)
     segments = models.PositiveSmallIntegerField(_("segments"), default=1)
