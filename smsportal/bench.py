@@ -151,6 +151,27 @@ def peak_memory_mib() -> float:
     return max(own, children) / 1024  # ru_maxrss is KiB on Linux
 
 
+def settle_database(progress: Callable[[str], None], timeout: float = 300) -> None:
+    """Before each scenario: VACUUM (ANALYZE) what the previous one left, then wait for the
+    autovacuum workers to finish. On two cores a worker vacuuming the last scenario's million
+    rows takes one of them, so the next scenario's figure would partly measure that debt
+    rather than its own work (the suspect for a fan-out right after the contact import that
+    once took 44 s against 18–20 s). Not timed; a scenario still runs alongside whatever
+    autovacuum its own writes start."""
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE)")
+        while time.monotonic() - started < timeout:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE backend_type = 'autovacuum worker' AND datname = current_database()"
+            )
+            if not cursor.fetchone()[0]:
+                break
+            time.sleep(1)
+    progress(f"database settled in {time.monotonic() - started:.0f} s")
+
+
 def run_all(scale: str, out_dir: Path, progress: Callable[[str], None] = print, only: list[str] | None = None) -> dict:
     size = SCALES[scale]
     ceilings = measure_ceilings(size["rows"], progress)
@@ -159,6 +180,7 @@ def run_all(scale: str, out_dir: Path, progress: Callable[[str], None] = print, 
     for scenario in collect_scenarios():
         if only and scenario.name not in only:
             continue
+        settle_database(progress)
         progress(f"scenario: {scenario.name}")
         try:
             result = scenario.run(size, progress)

@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from smsportal import bench
+from smsportal.factories.tenants import TenantFactory
 
 
 def test_bench_smoke_writes_well_formed_results(db, tmp_path):
@@ -22,3 +25,21 @@ def test_hand_written_notes_survive_a_regenerated_report(db, tmp_path, monkeypat
     written = (tmp_path / "benchmarks.md").read_text()
     assert written.index("| raw COPY rows/s |") < written.index("## Same-host comparisons")
     assert written.rstrip().endswith("old 1 → new 2")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_scenario_starts_on_a_vacuumed_analysed_database():
+    from django.db import connection
+
+    from tenants.models import Tenant
+
+    TenantFactory.create_batch(3)
+    seen = []
+    bench.settle_database(seen.append)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = %s", [Tenant._meta.db_table]
+        )
+        last_vacuum, last_analyze = cursor.fetchone()
+    assert last_vacuum is not None and last_analyze is not None
+    assert seen and seen[0].startswith("database settled")
