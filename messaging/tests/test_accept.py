@@ -5,11 +5,11 @@ from django.conf import settings
 
 from billing.selectors import account_balance
 from messaging.models import Message
-from messaging.services import INSERT_COLUMNS, message_accept_batch
+from messaging.services import message_accept_batch
 from smsportal.enums import FailureReason, MessageStatus
 from smsportal.errors import NotFound, PaymentRequired, ServiceError
 from smsportal.factories.compliance import SuppressionFactory
-from smsportal.factories.messaging import ready_to_send
+from smsportal.factories.messaging import insert_messages, ready_to_send
 from smsportal.factories.tenants import TenantFactory
 
 
@@ -130,14 +130,7 @@ def test_gate_probes_look_up_tenant_and_number_for_a_tenant_the_statistics_do_no
                  FROM generate_series(1, 20000) AS i""",
             [other.pk],
         )
-        cursor.execute(
-            f"""INSERT INTO messaging_message ({INSERT_COLUMNS})
-                SELECT %s, now(), now(), now(), 'marketing', 'bulk', 5, NULL, NULL, NULL, NULL,
-                       '+86138' || lpad(i::text, 8, '0'), 'mobile', '', 'x', 1, '', 'delivered', '', '', now(),
-                       '', '', '', '{{}}', 0, 0, 0
-                  FROM generate_series(1, 20000) AS i""",
-            [other.pk],
-        )
+        insert_messages(other, 20000, number_prefix="+86138", status=MessageStatus.DELIVERED)
         cursor.execute("ANALYZE compliance_consentrecord")
         cursor.execute("ANALYZE messaging_message")
     statements = []

@@ -3,35 +3,18 @@ accepted while a marketing backlog drains on `bulk` is submitted by `urgent` whi
 backlog is still there."""
 
 import pytest
-from django.db import connection
 
 from messaging.models import Message
 from messaging.services import message_accept_batch
 from messaging.tasks import ensure_schedules
 from messaging.tests.processes import start, stop, wait_for
 from smsportal.enums import MessageClass
-from smsportal.factories.messaging import ChannelFactory, ready_to_send
+from smsportal.factories.messaging import ChannelFactory, insert_messages, ready_to_send
 from smsportal.factories.tenants import MembershipFactory, TenantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BACKLOG = 20000
-
-
-def marketing_backlog(tenant, count):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO messaging_message (tenant_id, created_at, updated_at, number, carrier, province,
-                message_class, lane, priority, body, segments, status, failure_reason, failure_detail, raw_status,
-                channel_ref, route_reason, tried_channel_ids, submit_attempts, client_ref, accepted_at,
-                parts_delivered_mask, parts_failed_mask)
-            SELECT %s, now(), now(), '+86139' || lpad(g::text, 8, '0'), 'mobile', '北京市', 'marketing', 'bulk', 9,
-                   '【测试】双十一全场五折，回T退订', 1, 'queued', '', '', '', '', '', '{}', 0, 'backlog', now(), 0, 0
-            FROM generate_series(1, %s) g
-            """,
-            [tenant.pk, count],
-        )
 
 
 def queued_marketing():
@@ -45,7 +28,7 @@ def test_a_code_is_not_delayed_by_a_marketing_backlog():
     ChannelFactory(name="codes", message_classes=["verification", "alert"])
     # The bulk channel is slow on purpose, so the backlog lasts.
     ChannelFactory(name="bulk", message_classes=["marketing", "notification"], rate_limit=300, batch_size=100)
-    marketing_backlog(tenant, BACKLOG)
+    insert_messages(tenant, BACKLOG)
     ensure_schedules()
 
     bulk = start(["qcluster"], Q_CLUSTER_NAME="bulk")

@@ -66,3 +66,23 @@ def ready_to_send(tenant, *, kind=MessageClass.VERIFICATION, balance="1000", bod
         kwargs["body"] = body
         kwargs["variables"] = variables or []
     return approved_template(tenant=tenant, kind=kind, **kwargs)
+
+
+def insert_messages(tenant, count: int, *, number_prefix: str = "+86139", status: str = MessageStatus.QUEUED) -> None:
+    """`count` marketing messages for `tenant` in one INSERT … SELECT (numbers prefix + 1…count,
+    zero-padded to 8 digits): a backlog or a history too big for the factory's row-by-row saves."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO messaging_message (tenant_id, created_at, updated_at, number, carrier, province,
+                message_class, lane, priority, body, segments, status, failure_reason, failure_detail, raw_status,
+                channel_ref, route_reason, tried_channel_ids, submit_attempts, client_ref, accepted_at,
+                parts_delivered_mask, parts_failed_mask)
+            SELECT %s, now(), now(), %s || lpad(g::text, 8, '0'), 'mobile', '北京市', 'marketing', 'bulk', 9,
+                   '【测试】双十一全场五折，回T退订', 1, %s, '', '', '', '', '', '{}', 0, 'backlog', now(), 0, 0
+            FROM generate_series(1, %s) g
+            """,
+            [tenant.pk, number_prefix, status, count],
+        )
